@@ -1,0 +1,1 @@
+"""guardia's use of NATS JetStream: topology, publishing, consuming with dead letters, service state."""

@@ -1,0 +1,94 @@
+"""Streams and KV buckets, declared idempotently at start-up (file storage).
+
+| stream            | subjects          | what it holds                                                    |
+| ----------------- | ----------------- | ---------------------------------------------------------------- |
+| GUARDIA_EVENTS    | ev.>              | the event log: every domain event, `ev.<tenant>.<aggregate>.<x>` |
+| GUARDIA_INTAKE    | intake.raw.>      | raw channel payloads pushed over NATS instead of HTTP            |
+| GUARDIA_TIMERS    | timer.>           | durable timers: `timer.arm.*` schedules fire into `timer.fire.*` |
+| GUARDIA_DLQ       | dlq.>             | dead letters, raw bytes and reason, `dlq.<tenant>.<source>`      |
+
+Each service keeps its own state in its own KV bucket (design.md invariant 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+log = structlog.get_logger("guardia.topology")
+
+EVENTS = "GUARDIA_EVENTS"
+INTAKE = "GUARDIA_INTAKE"
+TIMERS = "GUARDIA_TIMERS"
+DLQ = "GUARDIA_DLQ"
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    max_age_days: int
+    schedules: bool = False
+
+
+STREAMS = (
+    StreamSpec(EVENTS, ("ev.>",), max_age_days=400),
+    StreamSpec(INTAKE, ("intake.raw.>",), max_age_days=30),
+    StreamSpec(TIMERS, ("timer.>",), max_age_days=400, schedules=True),
+    StreamSpec(DLQ, ("dlq.>",), max_age_days=400),
+)
+
+#: bucket -> owning service
+BUCKETS = {
+    "intake_contacts": "intake",  # contact key -> ticket it went to (dedup of provider retries)
+    "intake_threads": "intake",  # customer + channel -> open ticket
+    "intake_tickets": "intake",  # ticket id -> its number, status, customer
+    "intake_counters": "intake",  # per-tenant ticket number sequence
+    "sla_clocks": "sla_watch",  # ticket id -> its clocks (engine state)
+    "escalation_state": "escalation",  # committee count, per-ticket escalation level
+    "notify_tickets": "notify",  # ticket id -> what notify needs to address and render
+    "notify_deliveries": "notify",  # notification id -> delivery state (idempotency)
+}
+
+
+def stream_config(spec: StreamSpec, dedup_window_seconds: int) -> StreamConfig:
+    config = StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        storage=StorageType.FILE,
+        max_age=float(spec.max_age_days * DAY),
+        duplicate_window=float(dedup_window_seconds),
+        # nats-facts.md: message schedules need this flag (server >= 2.12); it cannot be turned off later.
+        allow_msg_schedules=spec.schedules or None,
+    )
+    return config
+
+
+async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600) -> None:
+    """Create missing streams, update drifted ones; safe to run from every service at every start."""
+    for spec in STREAMS:
+        wanted = stream_config(spec, dedup_window_seconds)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config=wanted)
+            log.info("stream_created", stream=spec.name, subjects=spec.subjects)
+        else:
+            await js.update_stream(config=wanted)
+
+
+async def bucket(js: JetStreamContext, name: str) -> KeyValue:
+    """Open a KV bucket, creating it (file storage, history 1) if it does not exist yet."""
+    try:
+        return await js.key_value(name)
+    except BucketNotFoundError:
+        return await js.create_key_value(
+            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1)
+        )

@@ -1,0 +1,168 @@
+"""The `guardia` command: run the services, feed the demo, read the event log and the dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import Annotated
+
+import nats
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from guardia.logs import configure
+from guardia.settings import Settings
+
+app = typer.Typer(help="guardia: every customer contact becomes a tracked, classified, clocked ticket.",
+                  no_args_is_help=True)
+schemas_app = typer.Typer(help="The versioned event catalogue.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+console = Console()
+
+SERVICE_NAMES = ("intake", "triage", "sla_watch", "escalation", "notify")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure(settings.log_format, settings.log_level)
+    return settings
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo", help="Send the sample contacts and show them live.")] = False,
+) -> None:
+    """Run all five services and the HTTP gateway in one process (embedded nats-server without NATS_URL)."""
+    from guardia.runner import SERVICES, serve_until_signalled
+
+    settings = _settings()
+    after = None
+    if demo:
+        from guardia.demo import run_demo_in_process
+
+        after = run_demo_in_process
+    asyncio.run(serve_until_signalled(SERVICES, settings, after_start=after))
+
+
+@app.command()
+def run(service: Annotated[str, typer.Argument(help="intake, triage, sla_watch, escalation or notify")]) -> None:
+    """Run one service against NATS_URL, as its container does."""
+    from guardia.runner import serve_until_signalled
+
+    if service not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICE_NAMES)}")
+    settings = _settings()
+    if settings.nats_url is None:
+        console.print("[red]NATS_URL is not set[/red]: `guardia run` joins an existing NATS; "
+                      "`guardia up` starts its own.")
+        raise typer.Exit(2)
+    asyncio.run(serve_until_signalled((service,), settings))
+
+
+@app.command()
+def demo(
+    url: Annotated[str | None, typer.Option(help="Gateway of a running guardia (default: from settings).")] = None,
+    seconds: Annotated[float, typer.Option(help="How long to keep the live table after the last contact.")] = 20.0,
+) -> None:
+    """Send the seeds' sample contacts to a running guardia and show each ticket live."""
+    from guardia.demo import run_demo_against
+    from guardia.runner import resolve_nats_url
+
+    settings = _settings()
+    base = url or f"http://{settings.http_host}:{settings.http_port}"
+    asyncio.run(run_demo_against(base, resolve_nats_url(settings), seconds))
+
+
+async def _collect(stream: str, subject: str) -> list[dict[str, object]]:
+    from guardia.eventlog import read_stream
+    from guardia.runner import resolve_nats_url
+
+    nc = await nats.connect(resolve_nats_url(_settings()))
+    try:
+        js = nc.jetstream()
+        return [json.loads(m.data) async for m in read_stream(js, stream, subject)]
+    finally:
+        await nc.close()
+
+
+@app.command()
+def events(
+    subject: Annotated[str, typer.Option("--subject", help="NATS subject pattern, e.g. 'ev.*.sla.>'")] = "ev.>",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON envelope per line.")] = False,
+) -> None:
+    """Print the event log (GUARDIA_EVENTS), oldest first."""
+    from guardia.bus.topology import EVENTS
+
+    docs = asyncio.run(_collect(EVENTS, subject))
+    if as_json:
+        for doc in docs:
+            typer.echo(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table("occurred_at", "tenant", "event", "ticket", "producer", "data", box=None)
+    for doc in docs:
+        data = json.dumps(doc.get("data"), ensure_ascii=False)
+        table.add_row(str(doc["occurred_at"])[:19], str(doc["tenant"]), str(doc["event_type"]),
+                      str(doc.get("ticket_id") or "")[:8], str(doc["producer"]), data[:90])
+    console.print(table)
+    console.print(f"{len(docs)} events")
+
+
+@app.command("dead-letters")
+def dead_letters(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON envelope per line.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Show the rejected bytes too.")] = False,
+) -> None:
+    """List what was rejected, where, and why (GUARDIA_DLQ)."""
+    from guardia.bus.topology import DLQ
+
+    docs = asyncio.run(_collect(DLQ, "dlq.>"))
+    if as_json:
+        for doc in docs:
+            typer.echo(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table("at", "tenant", "source", "reason_code", "reason", box=None)
+    for doc in docs:
+        data: dict[str, object] = doc["data"]  # type: ignore[assignment]
+        table.add_row(str(doc["occurred_at"])[:19], str(doc["tenant"]), str(data["source"]),
+                      str(data["reason_code"]), str(data["reason"])[:100])
+        if raw:
+            table.add_row("", "", "", "raw", base64.b64decode(str(data["raw_base64"])).decode(errors="replace")[:300])
+    console.print(table)
+    console.print(f"{len(docs)} dead letters")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path | None, typer.Option(help="Where to write (default: shared/schemas/json).")] = None,
+) -> None:
+    """Write the JSON Schema of every event at its current version."""
+    from shared.schemas.export import SCHEMA_DIR, check_against_checked_in, export
+
+    target = directory or SCHEMA_DIR
+    problems = check_against_checked_in(target)
+    incompatible = [p for p in problems if "no checked-in schema" not in p]
+    if incompatible:
+        console.print("[red]incompatible changes without a version bump:[/red]")
+        for p in incompatible:
+            console.print(f"  {p}")
+        raise typer.Exit(1)
+    for path in export(target):
+        console.print(str(path))
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Fail if a model changed incompatibly without a version bump."""
+    from shared.schemas.export import check_against_checked_in
+
+    problems = check_against_checked_in()
+    for p in problems:
+        console.print(f"[red]{p}[/red]")
+    raise typer.Exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    app()

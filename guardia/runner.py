@@ -1,0 +1,139 @@
+"""Running services: one (`guardia run NAME`, as a container does) or all five (`guardia up`).
+
+Shutdown is graceful on Ctrl-C and SIGTERM: the HTTP gateway stops taking requests, each service
+stops pulling and finishes the message in hand (fetched-but-unstarted ones stay unacked and are
+redelivered), then the embedded nats-server, if we started it, flushes and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from guardia.bus.runtime import ServiceRuntime
+from guardia.embedded import EmbeddedNats
+from guardia.policy import Policies
+from guardia.settings import Settings
+from services.escalation import app as escalation_app
+from services.intake import app as intake_app
+from services.intake.gateway import create_gateway
+from services.notify import app as notify_app
+from services.sla_watch import app as sla_app
+from services.triage import app as triage_app
+
+log = structlog.get_logger("guardia.runner")
+
+SERVICES = ("intake", "triage", "sla_watch", "escalation", "notify")
+
+
+@dataclass
+class Running:
+    """Everything started in this process, so tests and the demo can reach inside."""
+
+    settings: Settings
+    services: dict[str, ServiceRuntime] = field(default_factory=dict)
+    http: uvicorn.Server | None = None
+    http_task: asyncio.Task[None] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+
+def build_service(name: str, settings: Settings, policies: Policies) -> tuple[ServiceRuntime, object | None]:
+    """The service's runtime and, for intake, its ASGI gateway."""
+    builders: dict[str, Callable[[Settings, Policies], ServiceRuntime]] = {
+        "triage": triage_app.build,
+        "sla_watch": sla_app.build,
+        "escalation": escalation_app.build,
+        "notify": notify_app.build,
+    }
+    if name == "intake":
+        rt, state = intake_app.build(settings, policies)
+        return rt, create_gateway(state, policies, settings)
+    if name not in builders:
+        raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+    return builders[name](settings, policies), None
+
+
+@contextlib.asynccontextmanager
+async def running(names: tuple[str, ...], settings: Settings) -> AsyncIterator[Running]:
+    """Start the named services (and intake's gateway) against settings.nats_url; stop them on exit."""
+    policies = Policies.load(settings.policy_dir)
+    state = Running(settings)
+    try:
+        for name in names:
+            rt, asgi = build_service(name, settings, policies)
+            await rt.start()
+            state.services[name] = rt
+            if asgi is not None:
+                config = uvicorn.Config(asgi, host=settings.http_host, port=settings.http_port,  # type: ignore[arg-type]
+                                        log_level="warning", lifespan="off")
+                state.http = uvicorn.Server(config)
+                state.http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+                state.http_task = asyncio.create_task(state.http.serve())
+                while not state.http.started:
+                    if state.http_task.done():
+                        state.http_task.result()  # surfaces "address already in use"
+                    await asyncio.sleep(0.02)
+                log.info("gateway_listening", url=state.base_url)
+        yield state
+    finally:
+        if state.http is not None and state.http_task is not None:
+            state.http.should_exit = True
+            with contextlib.suppress(Exception):
+                await state.http_task
+        for name in reversed(list(state.services)):
+            with contextlib.suppress(Exception):
+                await state.services[name].stop()
+
+
+async def serve_until_signalled(names: tuple[str, ...], settings: Settings,
+                                after_start: Callable[[Running], object] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; with no NATS_URL, start and stop an embedded nats-server."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    embedded: EmbeddedNats | None = None
+    if settings.nats_url is None:
+        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.embedded_nats_port).start()
+        settings = settings.model_copy(update={"nats_url": embedded.url})
+        url_file(settings).write_text(embedded.url)
+    try:
+        async with running(names, settings) as state:
+            if after_start is not None:
+                result = after_start(state)
+                if asyncio.iscoroutine(result):
+                    task = asyncio.create_task(result)
+                    task.add_done_callback(lambda _: None)
+            await stop.wait()
+            log.info("shutting_down")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            url_file(settings).unlink(missing_ok=True)
+
+
+def url_file(settings: Settings) -> Path:
+    """Where `guardia up` leaves its embedded server's URL for the other commands to find."""
+    return settings.data_dir / "nats.url"
+
+
+def resolve_nats_url(settings: Settings) -> str:
+    """NATS_URL, else the URL of a running `guardia up` on this data folder."""
+    if settings.nats_url:
+        return settings.nats_url
+    path = url_file(settings)
+    if path.exists():
+        return path.read_text().strip()
+    raise RuntimeError(
+        f"no NATS_URL and no running `guardia up` found ({path} missing): set NATS_URL or start guardia"
+    )

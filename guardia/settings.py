@@ -1,0 +1,42 @@
+"""Settings from the environment (prefix GUARDIA_, plus the conventional NATS_URL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUARDIA_", extra="ignore")
+
+    nats_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NATS_URL", "GUARDIA_NATS_URL"),
+        description="NATS to use; unset means `guardia up` starts its own nats-server.",
+    )
+    embedded_nats_port: int | None = Field(
+        default=None, description="Port of the embedded nats-server (default: a free one)."
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Field(default=Path(".guardia"), description="Embedded nats-server store, outbox.")
+    default_tenant: str = "navegasoft"
+    policy_dir: Path | None = Field(default=None, description="Extra tenant policies (YAML) to load.")
+    max_deliver: int = Field(default=5, ge=1, description="Deliveries before a message is dead-lettered.")
+    dedup_window_seconds: int = Field(default=3600, ge=1)
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.jsonl"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The five guardia services of the design card; each package reads alone (app, rules, policy, state)."""

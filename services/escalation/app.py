@@ -1,0 +1,94 @@
+"""escalation — owners, the 001 §3.5 matrix, and the improvement committee count.
+
+Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.sla.breached
+Subjects out:  ev.<t>.ticket.assigned · ev.<t>.ticket.escalated · ev.<t>.committee.convened
+Handlers:      on_opened, on_classified, on_breached
+State:         KV escalation_state: ticket.<id> -> route; committee.<tenant> -> pending count;
+               member.<tenant>.<ticket> -> counted marker (a ticket counts once, ever)
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from guardia.bus.runtime import Context, ServiceRuntime
+from guardia.bus.state import kv_key, read
+from guardia.policy import Policies
+from guardia.settings import Settings
+from shared.schemas import CommitteeConvened, Event, TicketClassified, TicketOpened
+
+from .rules import CommitteeCount, TicketRoute, counts_for_committee, route_for, step_up
+
+PRODUCER = "escalation"
+
+
+def build(settings: Settings, policies: Policies) -> ServiceRuntime:
+    rt = ServiceRuntime(PRODUCER, settings, buckets=("escalation_state",))
+
+    @rt.handles("ticket.opened")
+    async def on_opened(event: Event, ctx: Context) -> list[Event]:
+        assert isinstance(event.payload, TicketOpened)
+        kv = ctx.kv("escalation_state")
+        key = kv_key("ticket", event.ticket_id)
+        entry = await read(kv, key)
+        if entry.value is None:
+            ctx.staged.put(kv, key, {"number": event.payload.ticket_number, "route": None}, entry.revision)
+        return []
+
+    @rt.handles("ticket.classified")
+    async def on_classified(event: Event, ctx: Context) -> list[Event]:
+        c = event.payload
+        assert isinstance(c, TicketClassified) and event.ticket_id is not None
+        policy = policies[event.tenant].escalation
+        kv = ctx.kv("escalation_state")
+        key = kv_key("ticket", event.ticket_id)
+        entry = await read(kv, key)
+        record = entry.value or {"number": "", "route": None}
+        out: list[Event] = []
+        if record["route"] is None:
+            route, assigned, escalations = route_for(policy, c)
+            out.append(event.derive(assigned, producer=PRODUCER))
+            out += [event.derive(e, producer=PRODUCER, key=i) for i, e in enumerate(escalations)]
+            ctx.staged.put(kv, key, {**record, "route": route.model_dump()}, entry.revision)
+        if counts_for_committee(policy.committee, c):
+            out += await count_for_committee(event, ctx, record["number"])
+        return out
+
+    async def count_for_committee(event: Event, ctx: Context, number: str) -> list[Event]:
+        rule = policies[event.tenant].escalation.committee
+        kv = ctx.kv("escalation_state")
+        marker = kv_key("member", event.tenant, event.ticket_id)
+        if (await read(kv, marker)).value is not None:
+            return []  # counted already: a redelivery or a reclassification
+        doc_key = kv_key("committee", event.tenant)
+        doc = await read(kv, doc_key)
+        count = CommitteeCount(
+            pending=[tuple(p) for p in (doc.value or {}).get("pending", [])],  # type: ignore[misc]
+            batches=(doc.value or {}).get("batches", 0),
+        )
+        batch = count.add(str(event.ticket_id), number, rule.every)
+        ctx.staged.put(kv, doc_key, {"pending": count.pending, "batches": count.batches}, doc.revision)
+        ctx.staged.put(kv, marker, {"batch": count.batches + (0 if batch else 1)}, None)
+        if batch is None:
+            return []
+        convened = CommitteeConvened(
+            batch_number=count.batches, ticket_ids=tuple(UUID(t) for t, _ in batch),
+            ticket_numbers=tuple(n for _, n in batch), convener_role=rule.convener_role,
+        )
+        return [event.derive(convened, producer=PRODUCER, key=f"committee:{count.batches}")]
+
+    @rt.handles("sla.breached")
+    async def on_breached(event: Event, ctx: Context) -> list[Event]:
+        """001 §3.5: the level in charge did not make it in time -> the next one."""
+        kv = ctx.kv("escalation_state")
+        key = kv_key("ticket", event.ticket_id)
+        entry = await read(kv, key)
+        if entry.value is None or entry.value.get("route") is None:
+            raise LookupError(f"ticket {event.ticket_id} breached before escalation saw it classified")
+        route = TicketRoute.model_validate(entry.value["route"])
+        escalated = step_up(route, "sla_breached", policies[event.tenant].escalation)
+        ctx.staged.put(kv, key, {**entry.value, "route": route.model_dump()}, entry.revision)
+        return [event.derive(escalated, producer=PRODUCER)]
+
+    rt.consume_events()
+    return rt

@@ -1,0 +1,75 @@
+"""intake — every contact becomes a ticket (001 §2.3: all cases are registered, whatever the medium).
+
+Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE) · ev.*.ticket.status_changed
+Subjects out:  ev.<t>.contact.received · ev.<t>.ticket.opened · ev.<t>.ticket.message_added
+               · ev.<t>.ticket.status_changed (agent commands) · dlq.<t>.intake
+Handlers:      on_raw_contact, on_status_changed; the gateway's routes
+State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters (state.py)
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from guardia.bus.runtime import Context, Rejected, ServiceRuntime
+from guardia.bus.state import read
+from guardia.bus.topology import INTAKE
+from guardia.policy import Policies
+from guardia.settings import Settings
+from shared.schemas import Channel, Event, StatusChanged
+
+from .gateway import problems_of
+from .rules import ContactIn
+from .state import IntakeState
+
+BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counters")
+
+
+def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, IntakeState]:
+    rt = ServiceRuntime("intake", settings, buckets=BUCKETS)
+    state = IntakeState(rt)
+
+    async def on_raw_contact(body: bytes, subject: str, headers: dict[str, str]) -> None:
+        """A channel pushed a generic contact over NATS instead of HTTP: same rules, same answer."""
+        channel_token = subject.rsplit(".", 1)[-1]
+        try:
+            doc = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Rejected("malformed_json", str(exc)) from exc
+        if isinstance(doc, dict) and "channel" not in doc and channel_token in Channel.__members__:
+            doc["channel"] = channel_token
+        try:
+            contact = ContactIn.model_validate(doc)
+        except ValidationError as exc:
+            problems = "; ".join(f"{p['field']}: {p['problem']}" for p in problems_of(exc))
+            raise Rejected("schema_violation", problems) from exc
+        tenant = contact.tenant or headers.get("Guardia-Tenant") or settings.default_tenant
+        if tenant not in policies:
+            raise Rejected("unknown_tenant", f"no policy for tenant {tenant!r}")
+        try:
+            await state.accept_contact(contact, tenant, policies[tenant].intake.ticket_prefix)
+        except ValueError as exc:
+            raise Rejected("timestamp_out_of_range", str(exc)) from exc
+
+    @rt.handles("ticket.status_changed")
+    async def on_status_changed(event: Event, ctx: Context) -> list[Event]:
+        """Keep the stage; a closed ticket frees its thread, so the customer's next contact opens a new one."""
+        change = event.payload
+        assert isinstance(change, StatusChanged) and event.ticket_id is not None
+        tickets = ctx.kv("intake_tickets")
+        record = await read(tickets, str(event.ticket_id))
+        if record.value is None or record.value["status"] == change.status.value:
+            return []
+        ctx.staged.put(tickets, str(event.ticket_id), {**record.value, "status": change.status.value}, record.revision)
+        if change.status.is_closed:
+            thread = await read(ctx.kv("intake_threads"), record.value["thread"])
+            if thread.value is not None and thread.value["ticket_id"] == str(event.ticket_id):
+                ctx.staged.delete(ctx.kv("intake_threads"), record.value["thread"])
+        return []
+
+    rt.consume_events(subject="ev.*.ticket.status_changed")
+    rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
+    return rt, state
+

@@ -1,0 +1,160 @@
+"""Intake's HTTP gateway (ASGI, Starlette): the door channels and agents knock on.
+
+| method | path                          | what                                                |
+| ------ | ----------------------------- | --------------------------------------------------- |
+| POST   | /v1/contacts                  | a generic JSON contact -> 202 with the ticket id    |
+| POST   | /v1/tickets/{id}/status       | an agent moves a ticket between the 001 stages      |
+| GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
+| GET    | /healthz                      | liveness and the NATS connection                    |
+
+Every rejection answers 4xx with a reason code and the fields at fault, and keeps the raw bytes
+and headers in the dead letters (design.md invariant 3).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import structlog
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from guardia.policy import Policies
+from guardia.settings import Settings
+from shared.schemas import Status
+
+from .rules import ContactIn
+from .state import IntakeState
+
+log = structlog.get_logger("guardia.gateway")
+
+
+class Rejection(Exception):
+    def __init__(self, status: int, code: str, message: str, problems: list[dict[str, str]] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.problems = status, code, message, problems or []
+
+
+def problems_of(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -> Starlette:
+    runtime = state.rt
+
+    async def reject(request: Request, raw: bytes, rej: Rejection, tenant: str) -> JSONResponse:
+        reason = rej.message
+        if rej.problems:
+            reason += ": " + "; ".join(f"{p['field']}: {p['problem']}" for p in rej.problems)
+        try:
+            await runtime.dead_letter(
+                tenant=tenant, source=f"gateway {request.method} {request.url.path}", reason_code=rej.code,
+                reason=reason, raw=raw, headers=dict(request.headers),
+            )
+        except Exception as exc:  # the caller still gets its answer; the log keeps the failure
+            log.error("dead_letter_failed", error=str(exc), code=rej.code)
+        body: dict[str, Any] = {"error": rej.code, "message": rej.message}
+        if rej.problems:
+            body["problems"] = rej.problems
+        return JSONResponse(body, status_code=rej.status)
+
+    async def read_json(request: Request) -> tuple[bytes, Any]:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > settings.max_body_bytes:
+                raise Rejection(413, "payload_too_large", f"body is over {settings.max_body_bytes} bytes")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise Rejection(415, "unsupported_media_type", f"expected application/json, got {ctype or 'none'}")
+        try:
+            return raw, json.loads(raw)
+        except UnicodeDecodeError as exc:
+            raise Rejection(400, "invalid_encoding", f"body is not UTF-8: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise Rejection(400, "malformed_json", f"body is not JSON: {exc}") from exc
+
+    async def post_contact(request: Request) -> JSONResponse:
+        raw, tenant = b"", settings.default_tenant
+        try:
+            raw, doc = await read_json(request)
+            if not isinstance(doc, dict):
+                raise Rejection(422, "schema_violation", "body must be a JSON object")
+            try:
+                contact = ContactIn.model_validate(doc)
+            except ValidationError as exc:
+                raise Rejection(422, "schema_violation", "invalid contact", problems_of(exc)) from exc
+            tenant = contact.tenant or settings.default_tenant
+            if tenant not in policies:
+                raise Rejection(422, "unknown_tenant", f"no policy for tenant {tenant!r}",
+                                [{"field": "tenant", "problem": f"known tenants: {', '.join(policies.tenants())}"}])
+            try:
+                accepted = await state.accept_contact(contact, tenant, policies[tenant].intake.ticket_prefix)
+            except ValueError as exc:
+                raise Rejection(422, "timestamp_out_of_range", str(exc),
+                                [{"field": "received_at", "problem": str(exc)}]) from exc
+        except Rejection as rej:
+            return await reject(request, raw, rej, tenant if tenant in policies else settings.default_tenant)
+        return JSONResponse(
+            {
+                "ticket_id": str(accepted.ticket_id),
+                "ticket_number": accepted.ticket_number,
+                "contact_id": accepted.contact_id,
+                "outcome": accepted.outcome,
+            },
+            status_code=202,
+        )
+
+    async def get_ticket(request: Request) -> JSONResponse:
+        try:
+            ticket_id = UUID(request.path_params["ticket_id"])
+        except ValueError:
+            return JSONResponse({"error": "schema_violation", "message": "ticket id is not a UUID"}, 422)
+        record = await state.ticket(ticket_id)
+        if record is None:
+            return JSONResponse({"error": "not_found", "message": f"ticket {ticket_id} not found"}, 404)
+        return JSONResponse(record)
+
+    async def post_status(request: Request) -> JSONResponse:
+        raw = b""
+        try:
+            raw, doc = await read_json(request)
+            try:
+                ticket_id = UUID(request.path_params["ticket_id"])
+                status = Status(doc.get("status") if isinstance(doc, dict) else None)
+            except ValueError as exc:
+                allowed = ", ".join(s.value for s in Status)
+                raise Rejection(422, "schema_violation", "invalid status change",
+                                [{"field": "status", "problem": f"must be one of {allowed}"}]) from exc
+            try:
+                ev = await state.change_status(
+                    ticket_id, status, by=str(doc.get("by") or "agent"), reason=str(doc.get("reason") or ""),
+                    command_id=doc.get("command_id"),
+                )
+            except LookupError as exc:
+                return JSONResponse({"error": "not_found", "message": str(exc)}, 404)
+        except Rejection as rej:
+            return await reject(request, raw, rej, settings.default_tenant)
+        return JSONResponse({"event_id": str(ev.event_id), "status": status.value}, status_code=202)
+
+    async def healthz(request: Request) -> JSONResponse:
+        connected = runtime.connected
+        return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
+                            status_code=200 if connected else 503)
+
+    return Starlette(
+        routes=[
+            Route("/v1/contacts", post_contact, methods=["POST"]),
+            Route("/v1/tickets/{ticket_id}/status", post_status, methods=["POST"]),
+            Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )

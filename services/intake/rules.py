@@ -1,0 +1,112 @@
+"""Intake's pure decisions: what a contact is, which ticket it belongs to, what gets published.
+
+001 §2.3 and §3.1: every contact, whatever the medium, is registered as a ticket. A further message
+from the same customer on the same channel while their ticket is open is appended to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.schemas import Channel, ContactReceived, Customer, Event, MessageAdded, TicketOpened, make_event
+from shared.schemas.ids import derived_id, stable_uuid
+
+PRODUCER = "intake"
+FUTURE_TOLERANCE = timedelta(hours=24)
+
+
+class ContactIn(BaseModel):
+    """The generic JSON contact of `POST /v1/contacts` and `intake.raw.<channel>`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tenant: str | None = Field(default=None, description="Defaults to GUARDIA_DEFAULT_TENANT.")
+    channel: Channel
+    provider_message_id: str | None = Field(
+        default=None, min_length=1, max_length=400, description="The channel's id; retries reuse it."
+    )
+    customer: Customer
+    subject: str = Field(default="", max_length=998)
+    text: str = Field(min_length=1, max_length=100_000)
+    received_at: AwareDatetime | None = Field(default=None, description="ISO-8601 with offset.")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_token(cls, value: str | None) -> str | None:
+        if value is not None and not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("must be a tenant id: lower-case letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ContactIn:
+        c = self.customer
+        if not (c.email or c.phone or c.channel_ids):
+            raise ValueError("customer: needs at least one of email, phone or channel_ids to reach them")
+        return self
+
+
+def contact_key(tenant: str, contact: ContactIn, received_at: datetime) -> str:
+    """The idempotency key: the provider's id, or a digest of the content when there is none."""
+    ident = contact.provider_message_id
+    if ident is None:
+        digest = hashlib.sha256(
+            "\x1f".join([contact.customer.key(), contact.subject, contact.text, received_at.isoformat()]).encode()
+        ).hexdigest()[:32]
+        ident = f"sha256:{digest}"
+    return f"{tenant}:{contact.channel.value}:{ident}"
+
+
+def check_received_at(received_at: datetime, now: datetime) -> None:
+    if received_at - now > FUTURE_TOLERANCE:
+        raise ValueError(f"received_at {received_at.isoformat()} is more than 24 h in the future")
+
+
+def thread_key(tenant: str, channel: Channel, customer: Customer) -> tuple[str, ...]:
+    """001: further messages of one customer on one channel belong to their open ticket."""
+    return (tenant, channel.value, customer.key())
+
+
+def ticket_id_for(contact_id: str) -> UUID:
+    return stable_uuid("ticket", contact_id)
+
+
+def ticket_number(prefix: str, sequence: int) -> str:
+    return f"{prefix}-{sequence:06d}"
+
+
+def contact_event(tenant: str, contact: ContactIn, contact_id: str, received_at: datetime) -> Event:
+    payload = ContactReceived(
+        contact_id=contact_id,
+        channel=contact.channel,
+        provider_message_id=contact.provider_message_id or contact_id.rsplit(":", 1)[-1],
+        customer=contact.customer,
+        subject=contact.subject,
+        body_text=contact.text,
+        received_at=received_at,
+        thread_key=":".join(thread_key(tenant, contact.channel, contact.customer)[1:]),
+    )
+    eid = derived_id(received_at, "contact", contact_id)
+    return make_event(payload, tenant=tenant, occurred_at=received_at, producer=PRODUCER, event_id=eid)
+
+
+def opened_event(contact: Event, ticket_id: UUID, number: str) -> Event:
+    c = contact.payload
+    assert isinstance(c, ContactReceived)
+    payload = TicketOpened(
+        ticket_number=number, channel=c.channel, customer=c.customer, subject=c.subject, text=c.body_text,
+        contact_id=c.contact_id,
+    )
+    return contact.derive(payload, producer=PRODUCER, ticket_id=ticket_id)
+
+
+def appended_event(contact: Event, ticket_id: UUID) -> Event:
+    c = contact.payload
+    assert isinstance(c, ContactReceived)
+    payload = MessageAdded(
+        author="customer", channel=c.channel, text=c.body_text, subject=c.subject, contact_id=c.contact_id
+    )
+    return contact.derive(payload, producer=PRODUCER, ticket_id=ticket_id)

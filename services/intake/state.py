@@ -1,0 +1,139 @@
+"""Intake's state (KV buckets it alone owns) and the two use cases that change it.
+
+- `intake_contacts`: contact key -> the ticket it went to. A provider retry finds it and changes nothing.
+- `intake_threads`:  customer + channel -> their open ticket (created with CAS, so two concurrent
+  contacts of one customer cannot open two tickets).
+- `intake_tickets`:  ticket id -> number, tenant, thread, status.
+- `intake_counters`: per-tenant sequence behind the human ticket numbers (gaps are possible, never repeats).
+
+Crash safety: the thread reservation records which contact opened it, so a contact replayed after a
+crash recognises its own reservation; events carry deterministic ids, so publishing twice is harmless;
+the contact record is written last, when everything it stands for is published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+from nats.js.errors import KeyWrongLastSequenceError
+
+from guardia.bus.runtime import ServiceRuntime
+from guardia.bus.state import kv_key, read
+from shared.schemas import Event, Status, StatusChanged, make_event
+from shared.schemas.ids import derived_id, new_event_id
+
+from . import rules
+
+Outcome = Literal["opened", "appended", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    outcome: Outcome
+    ticket_id: UUID
+    ticket_number: str
+    contact_id: str
+
+
+class IntakeState:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.rt = runtime
+
+    async def accept_contact(
+        self, contact: rules.ContactIn, tenant: str, prefix: str, now: datetime | None = None
+    ) -> Accepted:
+        now = now or datetime.now(UTC)
+        received_at = contact.received_at or now
+        rules.check_received_at(received_at, now)
+        contact_id = rules.contact_key(tenant, contact, received_at)
+        contacts = self.rt.buckets["intake_contacts"]
+        known = await read(contacts, kv_key("c", contact_id))
+        if known.value is not None:
+            return Accepted("duplicate", UUID(known.value["ticket_id"]), known.value["ticket_number"], contact_id)
+
+        received = rules.contact_event(tenant, contact, contact_id, received_at)
+        tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer))
+        ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
+        if opener:
+            follow = rules.opened_event(received, ticket_id, number)
+        else:
+            follow = rules.appended_event(received, ticket_id)
+        await self.rt.publish([received, follow])
+        if opener:
+            await self.rt.buckets["intake_tickets"].put(
+                str(ticket_id),
+                _json({"ticket_id": str(ticket_id), "ticket_number": number, "tenant": tenant,
+                       "thread": tkey, "status": Status.nuevo.value, "opened_at": received_at.isoformat()}),
+            )
+        await contacts.put(
+            kv_key("c", contact_id), _json({"ticket_id": str(ticket_id), "ticket_number": number})
+        )
+        return Accepted("opened" if opener else "appended", ticket_id, number, contact_id)
+
+    async def _reserve_thread(
+        self, tkey: str, contact_id: str, tenant: str, prefix: str
+    ) -> tuple[UUID, str, bool]:
+        """The customer's open ticket on this channel, or a new one reserved for this contact."""
+        threads = self.rt.buckets["intake_threads"]
+        for _ in range(20):
+            entry = await read(threads, tkey)
+            if entry.value is not None:
+                v = entry.value
+                return UUID(v["ticket_id"]), v["ticket_number"], v["opened_by"] == contact_id
+            ticket_id = rules.ticket_id_for(contact_id)
+            number = rules.ticket_number(prefix, await self._next_number(tenant))
+            reservation = {"ticket_id": str(ticket_id), "ticket_number": number, "opened_by": contact_id}
+            try:
+                if entry.revision is None:
+                    await threads.create(tkey, _json(reservation))
+                else:
+                    await threads.update(tkey, _json(reservation), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # another contact of this customer got there first: append to theirs
+            return ticket_id, number, True
+        raise RuntimeError(f"thread {tkey}: too much contention")
+
+    async def _next_number(self, tenant: str) -> int:
+        counters = self.rt.buckets["intake_counters"]
+        for _ in range(50):
+            entry = await read(counters, tenant)
+            value = int(entry.value or 0) + 1
+            try:
+                if entry.revision is None:
+                    await counters.create(tenant, _json(value))
+                else:
+                    await counters.update(tenant, _json(value), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return value
+        raise RuntimeError(f"ticket counter of {tenant}: too much contention")
+
+    async def ticket(self, ticket_id: UUID) -> dict[str, str] | None:
+        entry = await read(self.rt.buckets["intake_tickets"], str(ticket_id))
+        return entry.value  # type: ignore[no-any-return]
+
+    async def change_status(
+        self, ticket_id: UUID, status: Status, by: str, reason: str, command_id: str | None = None
+    ) -> Event:
+        """An agent moves the ticket between 001 stages; intake publishes it, its handler applies it."""
+        record = await self.ticket(ticket_id)
+        if record is None:
+            raise LookupError(f"ticket {ticket_id} not found")
+        now = datetime.now(UTC)
+        payload = StatusChanged(status=status, previous=Status(record["status"]), by=by, reason=reason)
+        # A retried command (same command_id) must yield the same event id; its time bits are the
+        # ticket's opening so that the id does not depend on when the retry happened.
+        opened = datetime.fromisoformat(record["opened_at"])
+        eid = derived_id(opened, "status", ticket_id, command_id) if command_id else new_event_id()
+        ev = make_event(payload, tenant=record["tenant"], occurred_at=now, producer=rules.PRODUCER,
+                        ticket_id=ticket_id, event_id=eid)
+        await self.rt.publish([ev])
+        return ev
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

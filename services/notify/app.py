@@ -1,0 +1,131 @@
+"""notify — tells customers, agents, leaders and the committee, once.
+
+Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.assigned · ev.*.ticket.escalated
+               · ev.*.sla.started · ev.*.sla.exempted · ev.*.sla.warning · ev.*.committee.convened
+               · ev.*.notification.requested
+Subjects out:  ev.<t>.notification.requested · ev.<t>.notification.sent · ev.<t>.notification.failed
+Handlers:      on_opened, on_classified, on_sla, on_assigned, on_escalated, on_warning, on_committee,
+               on_requested (delivery)
+State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
+               sent; the outbox file (outbox.py) when no real transport is configured
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from guardia.bus.runtime import Context, ServiceRuntime
+from guardia.bus.state import kv_key, read
+from guardia.policy import Policies
+from guardia.settings import Settings
+from shared.schemas import (
+    Event,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+    SlaStarted,
+    TicketAssigned,
+    TicketClassified,
+    TicketEscalated,
+    TicketOpened,
+)
+
+from .outbox import Outbox
+from .rules import NotifyRules, TicketView
+
+PRODUCER = "notify"
+
+
+def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) -> ServiceRuntime:
+    rt = ServiceRuntime(PRODUCER, settings, buckets=("notify_tickets", "notify_deliveries"))
+    transport = outbox or Outbox(settings.outbox_path)
+    rules = {
+        t: NotifyRules(policies[t].notify, policies[t].calendar.timezone) for t in policies.tenants()
+    }
+
+    async def view_of(ctx: Context, event: Event) -> tuple[TicketView, int | None]:
+        entry = await read(ctx.kv("notify_tickets"), str(event.ticket_id))
+        view = TicketView.model_validate(entry.value) if entry.value else TicketView(tenant=event.tenant)
+        return view, entry.revision
+
+    def requests(event: Event, notes: Sequence[NotificationRequested]) -> list[Event]:
+        return [event.derive(n, producer=PRODUCER, key=n.notification_id) for n in notes]
+
+    @rt.handles("ticket.opened")
+    async def on_opened(event: Event, ctx: Context) -> list[Event]:
+        o = event.payload
+        assert isinstance(o, TicketOpened)
+        view, rev = await view_of(ctx, event)
+        view = view.model_copy(update={"number": o.ticket_number, "channel": o.channel.value,
+                                       "customer": o.customer.model_dump(mode="json"), "subject": o.subject})
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
+        return []
+
+    @rt.handles("ticket.classified")
+    async def on_classified(event: Event, ctx: Context) -> list[Event]:
+        c = event.payload
+        assert isinstance(c, TicketClassified)
+        view, rev = await view_of(ctx, event)
+        view = view.model_copy(update={"ticket_type": c.ticket_type.value if c.ticket_type else None,
+                                       "priority": c.priority.value})
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
+        return []
+
+    @rt.handles("sla.started", "sla.exempted")
+    async def on_sla(event: Event, ctx: Context) -> list[Event]:
+        view, rev = await view_of(ctx, event)
+        if isinstance(event.payload, SlaStarted) and event.payload.deadline is not None:
+            view = view.model_copy(update={"deadline": event.payload.deadline.isoformat()})
+        notes = rules[event.tenant].acknowledgment(event, view)
+        view = view.model_copy(update={"acknowledged": True})
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
+        return requests(event, notes)
+
+    @rt.handles("ticket.assigned", "ticket.escalated")
+    async def on_routed(event: Event, ctx: Context) -> list[Event]:
+        view, rev = await view_of(ctx, event)
+        p = event.payload
+        level = p.level if isinstance(p, TicketAssigned) else p.to_level if isinstance(p, TicketEscalated) else None
+        view = view.model_copy(update={"level": level})
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
+        r = rules[event.tenant]
+        notes = r.on_assigned(event, view) if isinstance(p, TicketAssigned) else r.on_escalated(event, view)
+        return requests(event, notes)
+
+    @rt.handles("sla.warning")
+    async def on_warning(event: Event, ctx: Context) -> list[Event]:
+        view, _ = await view_of(ctx, event)
+        return requests(event, rules[event.tenant].on_warning(event, view))
+
+    @rt.handles("committee.convened")
+    async def on_committee(event: Event, ctx: Context) -> list[Event]:
+        return requests(event, rules[event.tenant].on_committee(event))
+
+    @rt.handles("notification.requested")
+    async def on_requested(event: Event, ctx: Context) -> list[Event]:
+        """Deliver once: the delivery record (and the outbox's own) make a redelivery a no-op."""
+        n = event.payload
+        assert isinstance(n, NotificationRequested)
+        deliveries = ctx.kv("notify_deliveries")
+        key = kv_key("n", n.notification_id)
+        entry = await read(deliveries, key)
+        if entry.value is not None and entry.value.get("state") == "sent":
+            return []
+        attempt = int((entry.value or {}).get("attempt", 0)) + 1
+        try:
+            transport.deliver(event.tenant, str(event.ticket_id) if event.ticket_id else None, n)
+        except OSError as exc:
+            ctx.staged.put(deliveries, key, {"state": "failed", "attempt": attempt}, entry.revision)
+            failed = NotificationFailed(notification_id=n.notification_id, transport=transport.name,
+                                        error=str(exc), attempt=attempt, will_retry=attempt < settings.max_deliver)
+            await rt.publish([event.derive(failed, producer=PRODUCER, key=attempt)])
+            await ctx.staged.commit()
+            raise  # retried with backoff by the runtime, dead-lettered at the limit
+        ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt}, entry.revision)
+        sent = NotificationSent(notification_id=n.notification_id, transport=transport.name, to=n.to)
+        return [event.derive(sent, producer=PRODUCER)]
+
+    rt.consume_events()
+    return rt
+
+

@@ -1,0 +1,159 @@
+"""Who must hear of what (pure): events + what notify knows of the ticket -> rendered notifications.
+
+- 003 and 001 §3.1: the customer always gets the ticket number; with it, type, priority (as impact,
+  001 §3.2) and the deadline the SLA promises.
+- 001 §2.3: on WhatsApp where it is not official, the customer is told the official channels.
+- 001 §3.5: urgent -> the 24/7 emergency number; escalations -> the level that receives the ticket.
+- 001 §3.7 Fase 2: the committee -> the projects leader convenes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.schemas import (
+    CommitteeConvened,
+    Event,
+    NotificationRequested,
+    SlaExempted,
+    SlaStarted,
+    SlaWarning,
+    TicketAssigned,
+    TicketEscalated,
+)
+from shared.schemas.sla import fraction_label
+
+from .policy import NotifyPolicy
+from .render import IMPACT, PRIORITY_LABELS, REASON_LABELS, TYPE_LABELS, local_time, render, timezone_label
+
+
+class TicketView(BaseModel):
+    """notify's own projection of a ticket: enough to address and word a message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    number: str = ""
+    channel: str = "email"
+    customer: dict[str, Any] = {}
+    subject: str = ""
+    ticket_type: str | None = None
+    priority: str | None = None
+    level: str | None = None
+    deadline: str | None = None
+    acknowledged: bool = False
+
+
+def customer_address(view: TicketView) -> tuple[str, str] | None:
+    """Answer on the channel the customer used, falling back to email then phone."""
+    c = view.customer
+    ids = c.get("channel_ids") or {}
+    if view.channel == "email" and c.get("email"):
+        return "email", c["email"]
+    if view.channel in ("whatsapp", "sms", "phone") and c.get("phone"):
+        return ("sms" if view.channel == "phone" else view.channel), c["phone"]
+    if view.channel in ids:
+        return view.channel, ids[view.channel]
+    if c.get("email"):
+        return "email", c["email"]
+    if c.get("phone"):
+        return "sms", c["phone"]
+    return None
+
+
+class NotifyRules:
+    def __init__(self, policy: NotifyPolicy, timezone: str) -> None:
+        self.policy = policy
+        self.timezone = timezone
+
+    def _common(self, view: TicketView) -> dict[str, Any]:
+        p = view.priority or "baja"
+        return {
+            "ticket_number": view.number,
+            "customer_name": (view.customer.get("name") or "").split(" ")[0] or "cliente",
+            "customer_company": view.customer.get("company") or "",
+            "subject": view.subject,
+            "ticket_type_label": TYPE_LABELS.get(view.ticket_type or "", "Sin clasificar"),
+            "priority_label": PRIORITY_LABELS.get(p, p),
+            "impact": IMPACT.get(p, p),
+            "deadline": local_time(view.deadline, self.timezone),
+            "timezone_label": timezone_label(self.timezone),
+            "company": self.policy.company,
+            "signature": self.policy.signature,
+            "official_channels": self.policy.official_channels,
+        }
+
+    def _to_role(self, role: str, kind: str, key: str, template: str, subject: str,
+                 values: dict[str, Any], audience: str = "agent") -> list[NotificationRequested]:
+        person = self.policy.recipients.get(role)
+        if person is None:
+            return []
+        channel, to = ("email", person.email) if person.email else ("whatsapp", person.whatsapp)
+        if kind == "emergency_alert" and person.whatsapp:
+            channel, to = "whatsapp", person.whatsapp  # 001 §3.5: "a través de WhatsApp"
+        if not to:
+            return []
+        body = render(template, **values, role=person.name, recipient_name=person.name)
+        return [NotificationRequested(notification_id=key, kind=kind, audience=audience,  # type: ignore[arg-type]
+                                      channel=channel, to=to, subject=subject, body=body, template=template)]
+
+    def acknowledgment(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """Sent once per ticket, when its clock started (or it was exempted): it carries the deadline."""
+        if view.acknowledged:
+            return []
+        if isinstance(event.payload, SlaExempted):
+            template = {"whatsapp_not_official": "acuse_whatsapp_no_oficial.txt.j2",
+                        "no_support_deadline": "acuse_desarrollo.txt.j2",
+                        "ineligible": "acuse_recibo.txt.j2"}.get(event.payload.reason)
+            if template is None:
+                return []  # not a request (thanks, spam, auto-replies): nothing to acknowledge
+        elif isinstance(event.payload, SlaStarted):
+            template = "acuse_recibo.txt.j2"
+        else:
+            return []
+        address = customer_address(view)
+        if address is None:
+            return []
+        channel, to = address
+        body = render(template, **self._common(view))
+        subject = f"[{view.number}] Recibimos tu solicitud"
+        return [NotificationRequested(
+            notification_id=f"{event.ticket_id}:acknowledgment", kind="acknowledgment", audience="customer",
+            channel=channel, to=to, subject=subject, body=body, template=template,
+        )]
+
+    def on_assigned(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        a = event.payload
+        assert isinstance(a, TicketAssigned)
+        if not a.alert_emergency:
+            return []
+        return self._to_role("emergencia", "emergency_alert", f"{event.ticket_id}:emergency",
+                             "alerta_emergencia.txt.j2", f"[{view.number}] URGENTE", self._common(view))
+
+    def on_escalated(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        e = event.payload
+        assert isinstance(e, TicketEscalated)
+        values = {**self._common(view), "reason_label": REASON_LABELS.get(e.reason, e.reason), "rule": e.rule}
+        return self._to_role(e.to_level, "escalation", f"{event.ticket_id}:escalation:{e.to_level}",
+                             "escalamiento.txt.j2", f"[{view.number}] Tique escalado", values)
+
+    def on_warning(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        w = event.payload
+        assert isinstance(w, SlaWarning)
+        values = {**self._common(view), "fraction": fraction_label(w.fraction),
+                  "deadline": local_time(w.deadline, self.timezone)}
+        return self._to_role(view.level or "nivel_1", "sla_warning", f"{event.ticket_id}:warning:{w.fraction}",
+                             "alerta_sla.txt.j2", f"[{view.number}] Alerta de SLA {fraction_label(w.fraction)}",
+                             values)
+
+    def on_committee(self, event: Event) -> list[NotificationRequested]:
+        c = event.payload
+        assert isinstance(c, CommitteeConvened)
+        values = {"count": len(c.ticket_ids), "batch_number": c.batch_number,
+                  "ticket_numbers": list(c.ticket_numbers) or [str(t) for t in c.ticket_ids],
+                  "signature": self.policy.signature}
+        return self._to_role(c.convener_role, "committee", f"{event.tenant}:committee:{c.batch_number}",
+                             "comite.txt.j2", f"Convocar comité de evaluación (sesión {c.batch_number})",
+                             values, audience="leader")

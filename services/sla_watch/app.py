@@ -1,0 +1,135 @@
+"""sla_watch — the 001 §3.2 clocks, computed by the pure engine, armed as NATS message schedules.
+
+Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.status_changed
+               · ev.*.ticket.message_added · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
+Subjects out:  ev.<t>.sla.started|warning|breached|paused|resumed|met|cancelled|exempted
+               · timer.arm.sla.<ticket>.<clock> (the next instant of each clock)
+Handlers:      on_opened, on_classified, on_status_changed, on_message_added, on_timer
+State:         KV sla_clocks: ticket id -> TicketClocks (rules.py)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from uuid import UUID
+
+from guardia.bus import timers
+from guardia.bus.runtime import Context, Rejected, ServiceRuntime
+from guardia.bus.state import Staged, read
+from guardia.bus.topology import TIMERS
+from guardia.policy import Policies
+from guardia.settings import Settings
+from shared.schemas import Event, MessageAdded, StatusChanged, TicketClassified, TicketOpened, make_event
+from shared.schemas.ids import derived_id
+
+from .engine import Emitted, Engine
+from .rules import SlaRules, TicketClocks
+
+PRODUCER = "sla_watch"
+
+
+def build(settings: Settings, policies: Policies) -> ServiceRuntime:
+    rt = ServiceRuntime(PRODUCER, settings, buckets=("sla_clocks",))
+    rules: dict[str, SlaRules] = {
+        tenant: SlaRules(
+            policies[tenant].sla, Engine(policies[tenant].business_calendar),
+            policies[tenant].channels.whatsapp_official, policies[tenant].version,
+        )
+        for tenant in policies.tenants()
+    }
+
+    def to_events(t: TicketClocks, ticket_id: UUID, emitted: list[Emitted], cause: Event | None) -> list[Event]:
+        """Clock events get ids from (ticket, clock, what): the timer path and the event path agree."""
+        return [
+            make_event(
+                e.payload, tenant=t.tenant, occurred_at=e.at, producer=PRODUCER, ticket_id=ticket_id,
+                correlation_id=UUID(t.correlation_id), causation_id=cause.event_id if cause else None,
+                event_id=derived_id(e.at, ticket_id, getattr(e.payload, "clock", ""), e.key),
+            )
+            for e in emitted
+        ]
+
+    def save(staged: Staged, t: TicketClocks, ticket_id: UUID, revision: int | None) -> None:
+        """Stage the new state and, after commit, (re)arm or disarm each clock's next instant."""
+        staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.model_dump(mode="json"), revision)
+        engine = rules[t.tenant].engine
+        for name, clock in t.clocks.items():
+            key = f"sla.{ticket_id}.{name}"
+            nxt = engine.next_instant(clock)
+
+            async def rearm(key: str = key, nxt: datetime | None = nxt, name: str = name) -> None:
+                if nxt is None:
+                    await timers.disarm(rt.js, key)
+                else:
+                    await timers.arm(rt.js, key, nxt, {"tenant": t.tenant, "ticket_id": str(ticket_id),
+                                                       "clock": name})
+
+            staged.after_commit(rearm)
+
+    async def load(ctx: Context, ticket_id: UUID) -> tuple[TicketClocks | None, int | None]:
+        entry = await read(ctx.kv("sla_clocks"), str(ticket_id))
+        return (TicketClocks.model_validate(entry.value) if entry.value else None), entry.revision
+
+    @rt.handles("ticket.opened")
+    async def on_opened(event: Event, ctx: Context) -> list[Event]:
+        opened = event.payload
+        assert isinstance(opened, TicketOpened) and event.ticket_id is not None
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            t = TicketClocks(tenant=event.tenant, opened_at=event.occurred_at, channel=opened.channel,
+                             correlation_id=str(event.envelope.correlation_id))
+            save(ctx.staged, t, event.ticket_id, revision)
+        return []
+
+    @rt.handles("ticket.classified")
+    async def on_classified(event: Event, ctx: Context) -> list[Event]:
+        assert isinstance(event.payload, TicketClassified) and event.ticket_id is not None
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            raise LookupError(f"ticket {event.ticket_id} classified before sla_watch saw it opened")
+        emitted = rules[t.tenant].on_classified(t, event.payload, event.occurred_at)
+        save(ctx.staged, t, event.ticket_id, revision)
+        return to_events(t, event.ticket_id, emitted, event)
+
+    @rt.handles("ticket.status_changed")
+    async def on_status_changed(event: Event, ctx: Context) -> list[Event]:
+        assert isinstance(event.payload, StatusChanged) and event.ticket_id is not None
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            return []
+        emitted = rules[t.tenant].on_status(t, event.payload.status, event.occurred_at, str(event.event_id))
+        save(ctx.staged, t, event.ticket_id, revision)
+        return to_events(t, event.ticket_id, emitted, event)
+
+    @rt.handles("ticket.message_added")
+    async def on_message_added(event: Event, ctx: Context) -> list[Event]:
+        assert isinstance(event.payload, MessageAdded) and event.ticket_id is not None
+        if event.payload.author != "customer":
+            return []
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            return []
+        emitted = rules[t.tenant].on_customer_message(t, event.occurred_at, str(event.event_id))
+        save(ctx.staged, t, event.ticket_id, revision)
+        return to_events(t, event.ticket_id, emitted, event)
+
+    async def on_timer(body: bytes, subject: str, headers: dict[str, str]) -> None:
+        """A fired schedule: re-check the ticket's state, emit only what is really due."""
+        try:
+            doc = json.loads(body)
+            ticket_id, clock, due_at = UUID(doc["ticket_id"]), doc["clock"], datetime.fromisoformat(doc["due_at"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Rejected("schema_violation", f"timer payload: {exc}") from exc
+        ctx = Context(rt)
+        t, revision = await load(ctx, ticket_id)
+        if t is None:
+            return
+        emitted = rules[t.tenant].on_timer(t, clock, due_at)
+        save(ctx.staged, t, ticket_id, revision)
+        await rt.publish(to_events(t, ticket_id, emitted, None))
+        await ctx.staged.commit()
+
+    rt.consume_events(subject="ev.*.ticket.>")
+    rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer)
+    return rt

@@ -1,0 +1,56 @@
+"""triage's part of the tenant policy: the vocabulary its first rule set matches.
+
+The built-in Spanish vocabulary (vocabulary_es.yaml) is the base; a tenant's `triage.vocabulary`
+adds phrases to any list (README: "Adding vocabulary").
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas import Area, Category, TicketType
+
+BASE_VOCABULARY = Path(__file__).with_name("vocabulary_es.yaml")
+
+
+class Vocabulary(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    not_a_request: tuple[str, ...] = ()
+    types: dict[TicketType, tuple[str, ...]] = Field(default_factory=dict)
+    priority: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    areas: dict[Area, tuple[str, ...]] = Field(default_factory=dict)
+    categories: dict[Category, tuple[str, ...]] = Field(default_factory=dict)
+    abusive: tuple[str, ...] = ()
+
+
+class TriagePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    review_below: float = Field(default=0.6, ge=0, le=1, description="Confidence under which a human reviews.")
+    vocabulary: dict[str, Any] = Field(default_factory=dict, description="Phrases added to the base lists.")
+
+    def merged_vocabulary(self) -> Vocabulary:
+        return Vocabulary.model_validate(_merge(_base_vocabulary(), self.vocabulary))
+
+
+@cache
+def _base_vocabulary() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(BASE_VOCABULARY.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _merge(base: Any, extra: Any) -> Any:
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for key, value in extra.items():
+            out[key] = _merge(base.get(key), value) if key in base else value
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        return [*base, *(x for x in extra if x not in base)]
+    return extra if extra is not None else base

@@ -1,0 +1,1 @@
+"""Contracts shared by every guardia service: today only the versioned event catalogue."""

@@ -1,0 +1,73 @@
+"""guardia's event catalogue: one envelope, one class per event (past tense), explicit versions.
+
+Importing this package registers every event, so `decode_event` knows them all.
+"""
+
+from .base import REGISTRY, Envelope, Event, Payload, SchemaError, decode_event, event_subject, make_event
+from .committee import CommitteeConvened
+from .contacts import Attachment, ContactReceived, Customer
+from .dead_letters import DeadLettered
+from .notifications import NotificationFailed, NotificationRequested, NotificationSent
+from .sla import (
+    SlaBreached,
+    SlaCancelled,
+    SlaExempted,
+    SlaMet,
+    SlaPaused,
+    SlaResumed,
+    SlaStarted,
+    SlaWarning,
+    Target,
+)
+from .tickets import (
+    MessageAdded,
+    Reason,
+    StatusChanged,
+    TicketAssigned,
+    TicketClassified,
+    TicketEscalated,
+    TicketOpened,
+)
+from .vocabulary import Area, Category, Channel, Priority, Status, TenantId, TicketType
+
+__all__ = [
+    "REGISTRY",
+    "Area",
+    "Attachment",
+    "Category",
+    "Channel",
+    "CommitteeConvened",
+    "ContactReceived",
+    "Customer",
+    "DeadLettered",
+    "Envelope",
+    "Event",
+    "MessageAdded",
+    "NotificationFailed",
+    "NotificationRequested",
+    "NotificationSent",
+    "Payload",
+    "Priority",
+    "Reason",
+    "SchemaError",
+    "SlaBreached",
+    "SlaCancelled",
+    "SlaExempted",
+    "SlaMet",
+    "SlaPaused",
+    "SlaResumed",
+    "SlaStarted",
+    "SlaWarning",
+    "Status",
+    "StatusChanged",
+    "Target",
+    "TenantId",
+    "TicketAssigned",
+    "TicketClassified",
+    "TicketEscalated",
+    "TicketOpened",
+    "TicketType",
+    "decode_event",
+    "event_subject",
+    "make_event",
+]

@@ -1,0 +1,97 @@
+"""SLA clock events (001 §3.2 targets; design.md invariant 7: computed, then armed)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .base import Payload, event
+
+Unit = Literal["calendar_hours", "business_hours", "business_days"]
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: float = Field(gt=0)
+    unit: Unit
+
+
+class _ClockEvent(Payload):
+    clock: str = Field(default="resolution", description="Which clock of the ticket.")
+    deadline: AwareDatetime | None = Field(description="The deadline in force; None while paused.")
+    policy_version: str
+
+
+@event
+class SlaStarted(_ClockEvent):
+    event_type = "sla.started"
+    version = 1
+
+    target: Target
+    started_at: AwareDatetime
+    ticket_type: str | None = None
+    priority: str | None = None
+
+
+@event
+class SlaWarning(_ClockEvent):
+    event_type = "sla.warning"
+    version = 1
+
+    fraction: float = Field(gt=0, lt=1)
+
+
+@event
+class SlaBreached(_ClockEvent):
+    event_type = "sla.breached"
+    version = 1
+
+
+@event
+class SlaPaused(_ClockEvent):
+    """'En proceso del solicitante': the customer owes an answer, the clock stops (001 stages)."""
+
+    event_type = "sla.paused"
+    version = 1
+
+    remaining_seconds: float = Field(ge=0)
+
+
+@event
+class SlaResumed(_ClockEvent):
+    event_type = "sla.resumed"
+    version = 1
+
+
+@event
+class SlaMet(_ClockEvent):
+    event_type = "sla.met"
+    version = 1
+
+
+@event
+class SlaExempted(Payload):
+    """The ticket gets no clock, and why (WhatsApp not official, bugs go to development, no request)."""
+
+    event_type = "sla.exempted"
+    version = 1
+
+    reason: Literal["whatsapp_not_official", "no_support_deadline", "not_a_request", "ineligible"]
+    policy_version: str
+
+
+def fraction_label(fraction: float) -> str:
+    return f"{round(fraction * 100)} %"
+
+
+
+@event
+class SlaCancelled(_ClockEvent):
+    """The ticket was cancelled or merged: its clock is retracted, nothing fires after this."""
+
+    event_type = "sla.cancelled"
+    version = 1
+
+    reason: str = ""
