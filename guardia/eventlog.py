@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from nats.aio.msg import Msg
@@ -26,7 +25,7 @@ async def read_stream(
         while True:
             try:
                 msg = await sub.next_msg(timeout=idle)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 if follow:
                     continue
                 # nothing more on this subject up to the stream's end

@@ -1,9 +1,9 @@
 """escalation — owners, the 001 §3.5 matrix, and the improvement committee count.
 
-Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.sla.breached
+Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.sla.started|exempted · ev.*.sla.breached
 Subjects out:  ev.<t>.ticket.assigned · ev.<t>.ticket.escalated · ev.<t>.committee.convened
-Handlers:      on_opened, on_classified, on_breached
-State:         KV escalation_state: ticket.<id> -> route; committee.<tenant> -> pending count;
+Handlers:      on_opened, on_classified, on_clock_decided, on_breached
+State:         KV escalation_state: ticket.<id> -> number, classification, route; committee.<tenant> -> pending count;
                member.<tenant>.<ticket> -> counted marker (a ticket counts once, ever)
 """
 
@@ -37,22 +37,35 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
 
     @rt.handles("ticket.classified")
     async def on_classified(event: Event, ctx: Context) -> list[Event]:
+        """Keep the classification for routing; count the ticket for the committee (001 §3.7)."""
         c = event.payload
         assert isinstance(c, TicketClassified) and event.ticket_id is not None
-        policy = policies[event.tenant].escalation
         kv = ctx.kv("escalation_state")
         key = kv_key("ticket", event.ticket_id)
         entry = await read(kv, key)
         record = entry.value or {"number": "", "route": None}
-        out: list[Event] = []
-        if record["route"] is None:
-            route, assigned, escalations = route_for(policy, c)
-            out.append(event.derive(assigned, producer=PRODUCER))
-            out += [event.derive(e, producer=PRODUCER, key=i) for i, e in enumerate(escalations)]
-            ctx.staged.put(kv, key, {**record, "route": route.model_dump()}, entry.revision)
-        if counts_for_committee(policy.committee, c):
-            out += await count_for_committee(event, ctx, record["number"])
-        return out
+        if record.get("route") is None:
+            ctx.staged.put(kv, key, {**record, "classified": c.model_dump(mode="json")}, entry.revision)
+        if counts_for_committee(policies[event.tenant].escalation.committee, c):
+            return await count_for_committee(event, ctx, record["number"])
+        return []
+
+    @rt.handles("sla.started", "sla.exempted")
+    async def on_clock_decided(event: Event, ctx: Context) -> list[Event]:
+        """001 §3.3: assign once the ticket is classified and its clock decided (so the owner is told
+        the deadline in force); urgent tickets also alert the 24/7 number (001 §3.5)."""
+        kv = ctx.kv("escalation_state")
+        key = kv_key("ticket", event.ticket_id)
+        entry = await read(kv, key)
+        if entry.value is None or entry.value.get("classified") is None:
+            raise LookupError(f"ticket {event.ticket_id}: clock decided before escalation saw it classified")
+        if entry.value.get("route") is not None:
+            return []
+        c = TicketClassified.model_validate(entry.value["classified"])
+        route, assigned, escalations = route_for(policies[event.tenant].escalation, c)
+        ctx.staged.put(kv, key, {**entry.value, "route": route.model_dump()}, entry.revision)
+        out = [event.derive(assigned, producer=PRODUCER)]
+        return out + [event.derive(e, producer=PRODUCER, key=i) for i, e in enumerate(escalations)]
 
     async def count_for_committee(event: Event, ctx: Context, number: str) -> list[Event]:
         rule = policies[event.tenant].escalation.committee
