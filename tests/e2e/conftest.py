@@ -1,0 +1,34 @@
+"""The whole pipeline in-process, against the session's real nats-server, with a real HTTP gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from guardia.runner import SERVICES, Running, running
+from guardia.settings import Settings
+
+
+@pytest.fixture
+async def guardia(settings: Settings) -> AsyncIterator[Running]:
+    async with running(SERVICES, settings) as state:
+        yield state
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def http(guardia: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=guardia.base_url, timeout=10.0) as client:
+        yield client

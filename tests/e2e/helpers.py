@@ -1,0 +1,63 @@
+"""Reading what the pipeline did, from the streams and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nats.js import JetStreamContext
+
+from guardia.bus.topology import DLQ, EVENTS
+from guardia.eventlog import read_stream
+
+T = TypeVar("T")
+
+
+async def events(js: JetStreamContext, ticket_id: str | None = None, subject: str = "ev.>") -> list[dict[str, Any]]:
+    docs = [json.loads(m.data) async for m in read_stream(js, EVENTS, subject, idle=0.3)]
+    return [d for d in docs if ticket_id is None or d.get("ticket_id") == ticket_id]
+
+
+async def dead_letters(js: JetStreamContext) -> list[dict[str, Any]]:
+    return [json.loads(m.data) async for m in read_stream(js, DLQ, "dlq.>", idle=0.3)]
+
+
+def types_of(docs: list[dict[str, Any]]) -> list[str]:
+    return [d["event_type"] for d in docs]
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0, what: str = "") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def outbox(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def contact(text: str, *, email: str = "laura.gomez@ferreteriaelsol.co", pid: str | None = None,
+            channel: str = "email", tenant: str = "navegasoft", minutes_ago: float = 0.0,
+            subject: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "tenant": tenant, "channel": channel, "subject": subject, "text": text,
+        "customer": {"name": "Laura Gómez", "email": email, "phone": "+573001234567",
+                     "company": "Ferretería El Sol SAS"},
+        "received_at": (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(),
+    }
+    if pid:
+        body["provider_message_id"] = pid
+    return body
