@@ -134,6 +134,22 @@ def dead_letters(
     console.print(f"{len(docs)} dead letters")
 
 
+@app.command()
+def health(
+    service: Annotated[str, typer.Argument(help="intake, triage, sla_watch, escalation or notify")],
+    max_age: Annotated[float, typer.Option(help="Seconds since the last heartbeat.")] = 30.0,
+) -> None:
+    """Exit 0 if the service beat its heartbeat recently (the containers' healthcheck)."""
+    import time
+
+    path = Settings().data_dir / f"{service}.alive"
+    age = time.time() - path.stat().st_mtime if path.exists() else float("inf")
+    if age > max_age:
+        console.print(f"[red]{service}: no heartbeat in {max_age:.0f}s[/red] ({path})")
+        raise typer.Exit(1)
+    console.print(f"{service}: alive ({age:.1f}s ago)")
+
+
 @schemas_app.command("export")
 def schemas_export(
     directory: Annotated[Path | None, typer.Option(help="Where to write (default: shared/schemas/json).")] = None,

@@ -8,6 +8,7 @@ this module only composes them and finds the files.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def load_policy_file(path: Path) -> TenantPolicy:
     raw.setdefault("version", hashlib.sha256(path.read_bytes()).hexdigest()[:12])
     try:
         policy = TenantPolicy.model_validate(raw)
-        policy.business_calendar.next_opening  # noqa: B018 - builds the calendar, surfacing its errors
+        policy.business_calendar.holiday_name(date.today())  # builds the calendar, surfacing its errors
     except ValidationError as exc:
         lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
         raise PolicyError(f"{path}: invalid policy\n" + "\n".join(lines)) from exc

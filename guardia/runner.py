@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 import uvicorn
+from starlette.applications import Starlette
 
 from guardia.bus.runtime import ServiceRuntime
 from guardia.embedded import EmbeddedNats
@@ -47,7 +48,15 @@ class Running:
         return f"http://{self.settings.http_host}:{self.settings.http_port}"
 
 
-def build_service(name: str, settings: Settings, policies: Policies) -> tuple[ServiceRuntime, object | None]:
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process stops everything in order itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_service(name: str, settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Starlette | None]:
     """The service's runtime and, for intake, its ASGI gateway."""
     builders: dict[str, Callable[[Settings, Policies], ServiceRuntime]] = {
         "triage": triage_app.build,
@@ -74,10 +83,9 @@ async def running(names: tuple[str, ...], settings: Settings) -> AsyncIterator[R
             await rt.start()
             state.services[name] = rt
             if asgi is not None:
-                config = uvicorn.Config(asgi, host=settings.http_host, port=settings.http_port,  # type: ignore[arg-type]
+                config = uvicorn.Config(asgi, host=settings.http_host, port=settings.http_port,
                                         log_level="warning", lifespan="off")
-                state.http = uvicorn.Server(config)
-                state.http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+                state.http = _Server(config)
                 state.http_task = asyncio.create_task(state.http.serve())
                 while not state.http.started:
                     if state.http_task.done():

@@ -12,11 +12,13 @@ Failure rules (design.md invariant 3):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -39,6 +41,7 @@ from .topology import DLQ, EVENTS, bucket, ensure_streams
 log = structlog.get_logger("guardia.runtime")
 
 CAS_ATTEMPTS = 5
+HEARTBEAT_SECONDS = 5.0
 
 Handler = Callable[[Event, "Context"], Awaitable[Iterable[Event]]]
 RawHandler = Callable[[bytes, str, dict[str, str]], Awaitable[None]]
@@ -85,6 +88,7 @@ class ServiceRuntime:
         self.buckets: dict[str, KeyValue] = {}
         self.log = log.bind(service=name)
         self._js: JetStreamContext | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._nc: Client | None = None
 
     # -- declaration ---------------------------------------------------------------------------
@@ -135,10 +139,26 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self.app.start()
+        self._heartbeat = asyncio.create_task(self._beat())
         self.log.info("service_started", handles=sorted(self.handlers))
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.settings.data_dir / f"{self.name}.alive"
+
+    async def _beat(self) -> None:
+        """Touch `<data_dir>/<service>.alive` while connected: what `guardia health` checks."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            if self.connected and self.broker.connection.is_connected:
+                self.heartbeat_path.touch()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def stop(self) -> None:
         """Stop pulling; the message in hand finishes, fetched-but-unstarted ones are left unacked."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self.heartbeat_path.unlink(missing_ok=True)
         await self.app.stop()
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
@@ -246,21 +266,24 @@ class ServiceRuntime:
         parts = raw.subject.split(".")
         tenant = parts[1] if parts[0] == "ev" and len(parts) > 2 else self.settings.default_tenant
         seq = raw.metadata.sequence.stream if raw.metadata else ""
-        common = {
-            "tenant": tenant, "source": f"consumer {self.name}", "raw": body, "subject": raw.subject,
-            "headers": _headers(raw.headers), "deliveries": deliveries, "dedup_key": f"dlq:{self.name}:{seq}",
-        }
+
+        async def dead_letter(code: str, reason: str) -> None:
+            await self.dead_letter(
+                tenant=tenant, source=f"consumer {self.name}", reason_code=code, reason=reason, raw=body,
+                subject=raw.subject, headers=_headers(raw.headers), deliveries=deliveries,
+                dedup_key=f"dlq:{self.name}:{seq}",
+            )
+
         try:
             await work()
         except Rejected as rej:
-            await self.dead_letter(reason_code=rej.code, reason=rej.reason, **common)
+            await dead_letter(rej.code, rej.reason)
             await msg.ack()
             return
         except Exception as exc:
             if deliveries >= self.settings.max_deliver:
-                reason = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-                await self.dead_letter(reason_code="handler_failed", reason=reason, **common)
-                await msg.term()
+                await dead_letter("handler_failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+                await msg.reject()  # JetStream TERM: the server stops redelivering it
             else:
                 self.log.warning("handler_failed_will_retry", subject=raw.subject, deliveries=deliveries,
                                  error=f"{type(exc).__name__}: {exc}")

@@ -76,7 +76,7 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         doc_key = kv_key("committee", event.tenant)
         doc = await read(kv, doc_key)
         count = CommitteeCount(
-            pending=[tuple(p) for p in (doc.value or {}).get("pending", [])],  # type: ignore[misc]
+            pending=[(str(t), str(n)) for t, n in (doc.value or {}).get("pending", [])],
             batches=(doc.value or {}).get("batches", 0),
         )
         batch = count.add(str(event.ticket_id), number, rule.every)

@@ -136,7 +136,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             doc = parse_json(request, raw)
             try:
                 ticket_id = UUID(request.path_params["ticket_id"])
-                status = Status(doc.get("status") if isinstance(doc, dict) else None)
+                status = Status(str(doc.get("status")) if isinstance(doc, dict) else "")
             except ValueError as exc:
                 allowed = ", ".join(s.value for s in Status)
                 raise Rejection(422, "schema_violation", "invalid status change",

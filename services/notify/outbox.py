@@ -28,7 +28,12 @@ class Outbox:
         self.echo = echo
         self._written: set[str] = set()
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text and not text.endswith("\n"):
+                # A crash mid-write left a torn last line: close it so the next record starts clean.
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write("\n")
+            for line in text.splitlines():
                 try:
                     self._written.add(json.loads(line)["notification_id"])
                 except (ValueError, KeyError):

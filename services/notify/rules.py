@@ -96,7 +96,7 @@ class NotifyRules:
         if not to:
             return []
         body = render(template, **values, role=person.name, recipient_name=person.name)
-        return [NotificationRequested(notification_id=key, kind=kind, audience=audience,  # type: ignore[arg-type]
+        return [NotificationRequested(notification_id=key, kind=kind, audience=audience,
                                       channel=channel, to=to, subject=subject, body=body, template=template)]
 
     def acknowledgment(self, event: Event, view: TicketView) -> list[NotificationRequested]:

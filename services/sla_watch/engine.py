@@ -95,6 +95,14 @@ class Engine:
             return None
         return self._advance(clock.target, clock.run_start, consumed - clock.consumed)
 
+    def deadline_of(self, clock: Clock) -> datetime | None:
+        """The instant the whole budget is used. Business days are told as a time of day on a working
+        day (001 'días hábiles'), so one that lands on a closing instant is the next opening instead."""
+        at = self.instant_of(clock, clock.total)
+        if at is not None and clock.target.unit == "business_days" and not self.calendar.is_working_time(at):
+            at = self.calendar.next_opening(at)
+        return at
+
     # -- transitions --------------------------------------------------------------------------
 
     def start(self, target: Target, opened_at: datetime, warnings: tuple[float, ...], version: str,
@@ -104,7 +112,7 @@ class Engine:
             name=name, target=target, opened_at=opened_at, policy_version=version,
             total=self._budget(target, opened_at), run_start=opened_at, warnings=list(warnings),
         )
-        clock.deadline = self.instant_of(clock, clock.total)
+        clock.deadline = self.deadline_of(clock)
         started = SlaStarted(
             clock=name, deadline=clock.deadline, policy_version=version, target=target, started_at=opened_at
         )
@@ -159,7 +167,7 @@ class Engine:
             return []
         clock.state = "running"
         clock.run_start = at
-        clock.deadline = self.instant_of(clock, clock.total)
+        clock.deadline = self.deadline_of(clock)
         return [Emitted(at, SlaResumed(clock=clock.name, deadline=clock.deadline,
                                        policy_version=clock.policy_version), f"resumed:{key}")]
 

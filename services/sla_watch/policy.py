@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas import Priority, Target, TicketType
 
@@ -62,6 +62,8 @@ class CalendarPolicy(BaseModel):
                 if (b != time(0) and b <= a) or a < previous_end:
                     raise ValueError(f"working_hours.{day}: {start}-{end} is empty or overlaps")
                 previous_end = b if b != time(0) else time(23, 59, 59)
+        if not any(value.values()):
+            raise ValueError("working_hours: at least one weekday needs a working interval")
         return value
 
     def calendar(self) -> BusinessCalendar:
@@ -83,11 +85,21 @@ class CalendarPolicy(BaseModel):
         )
 
 
+class PolicyTarget(Target):
+    """A target as a policy may declare it: business days are whole days (001 'días hábiles')."""
+
+    @model_validator(mode="after")
+    def _whole_business_days(self) -> PolicyTarget:
+        if self.unit == "business_days" and self.amount != int(self.amount):
+            raise ValueError(f"business_days must be a whole number, got {self.amount}")
+        return self
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    targets: dict[TicketType, Target | None] = Field(description="None: no support deadline (bugs).")
-    urgent: Target | None = Field(description="001: urgente <= 8 h whatever the type.")
+    targets: dict[TicketType, PolicyTarget | None] = Field(description="None: no support deadline (bugs).")
+    urgent: PolicyTarget | None = Field(description="001: urgente <= 8 h whatever the type.")
     warnings: tuple[float, ...] = (0.5, 0.8, 0.95)
 
     @field_validator("warnings")
@@ -100,6 +112,6 @@ class SlaPolicy(BaseModel):
     def target_for(self, ticket_type: TicketType | None, priority: Priority) -> Target | None:
         if ticket_type is None:
             return None
-        if priority is Priority.urgente and self.urgent is not None:
-            return self.urgent
-        return self.targets.get(ticket_type)
+        urgent = priority is Priority.urgente and self.urgent is not None
+        chosen = self.urgent if urgent else self.targets.get(ticket_type)
+        return None if chosen is None else Target(amount=chosen.amount, unit=chosen.unit)

@@ -137,7 +137,7 @@ class Classifier:
         return Priority.media
 
     def _area(self, norm: str, reasons: list[Reason]) -> Area:
-        best, best_hits = Area.otro, []
+        best, best_hits = Area.otro, list[str]()
         for area, phrases in self.vocabulary.areas.items():
             hits = self._m.hits(f"area:{area}", phrases, norm)
             if len(hits) > len(best_hits):

@@ -135,11 +135,13 @@ class Registry:
     def upcast(self, event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
         target = self.latest[event_type].version
         if version > target:
-            raise SchemaError(f"{event_type} v{version} is newer than this build knows (v{target})")
+            raise SchemaError(
+                f"unsupported_version: {event_type} v{version} is newer than this build knows (v{target})"
+            )
         while version < target:
             step = self.upcasters.get((event_type, version))
             if step is None:
-                raise SchemaError(f"{event_type} v{version} has no upcaster to v{version + 1}")
+                raise SchemaError(f"unsupported_version: {event_type} v{version} has no upcaster to v{version + 1}")
             data = step(data)
             version += 1
         return data

@@ -31,16 +31,16 @@ def types_of(docs: list[dict[str, Any]]) -> list[str]:
     return [d["event_type"] for d in docs]
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0, what: str = "") -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 15.0, what: str = "") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
         last = await check()
         if last:
             return last
         await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
 
 
 def outbox(path: Path) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ async def test_clock_warns_then_breaches_then_escalates_each_exactly_once(
     async def escalated() -> list[dict[str, object]]:
         return [d for d in await events(js, ticket) if d["event_type"] == "ticket.escalated"]
 
-    await eventually(escalated, timeout=20, what="the escalation after the breach")
+    await eventually(escalated, within=20, what="the escalation after the breach")
     await asyncio.sleep(2.5)  # anything doubled would have arrived by now
     docs = await events(js, ticket)
     clock = [(d["event_type"], d["data"].get("fraction")) for d in docs if d["event_type"].startswith("sla.")]

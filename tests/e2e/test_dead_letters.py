@@ -108,7 +108,7 @@ async def test_a_handler_that_keeps_failing_stops_after_max_deliver_and_is_dead_
         ev = make_event(StatusChanged(status=Status.en_proceso), tenant="navegasoft",
                         occurred_at=datetime.now(UTC), producer="test")
         await rt.publish([ev])
-        letters = await eventually(lambda: dead_letters(js), timeout=20, what="the dead letter")
+        letters = await eventually(lambda: dead_letters(js), within=20, what="the dead letter")
         await asyncio.sleep(2.5)
     finally:
         await rt.stop()

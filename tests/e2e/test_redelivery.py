@@ -53,7 +53,7 @@ async def test_events_delivered_twice_past_the_dedup_window_change_nothing_the_s
     async with running(SERVICES, settings) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
         body = contact("No cuadra el balance de prueba con el libro mayor", pid="again-1", minutes_ago=24 * 60 - 0.05)
         ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
-        await eventually(lambda: _typed(js, ticket, "ticket.escalated"), timeout=20, what="the escalation")
+        await eventually(lambda: _typed(js, ticket, "ticket.escalated"), within=20, what="the escalation")
         await eventually(lambda: _kinds(guardia, ticket, "escalation"), what="the escalation notice")
         await asyncio.sleep(1.5)  # past the dedup window
         before = await events(js, ticket)
