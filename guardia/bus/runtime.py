@@ -12,7 +12,6 @@ Failure rules (design.md invariant 3):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,6 +22,7 @@ from typing import Any
 
 import nats
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from faststream import AckPolicy, FastStream
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client
@@ -88,7 +88,9 @@ class ServiceRuntime:
         self.buckets: dict[str, KeyValue] = {}
         self.log = log.bind(service=name)
         self._js: JetStreamContext | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        # APScheduler runs the service's periodic jobs (design.md invariant 7); today the heartbeat.
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._consumers: list[tuple[str, ConsumerConfig]] = []
         self._nc: Client | None = None
 
     # -- declaration ---------------------------------------------------------------------------
@@ -111,20 +113,7 @@ class ServiceRuntime:
         `batch` stays 1: FastStream runs the messages of one fetched batch concurrently, which would
         break the per-ticket order (opened before classified) the handlers rely on.
         """
-        self.broker.subscriber(
-            subject,
-            stream=JStream(EVENTS, declare=False),
-            durable=durable or self.name,
-            pull_sub=PullSub(batch_size=batch, timeout=1.0),
-            config=ConsumerConfig(
-                ack_policy=ServerAckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_deliver=self.settings.max_deliver,
-                ack_wait=30.0,
-            ),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_body,
-        )(self._on_event_message)
+        self._subscribe(EVENTS, subject, durable or self.name, batch)(self._on_event_message)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -136,10 +125,17 @@ class ServiceRuntime:
         await ensure_streams(self._js, self.settings.dedup_window_seconds)
         for name in self.bucket_names:
             self.buckets[name] = await bucket(self._js, name)
+        for stream, config in self._consumers:
+            # nats-facts.md: re-declaring a durable with a new config is silently ignored by a plain
+            # subscribe; CONSUMER.CREATE with the name creates it or updates it explicitly.
+            await self._js.add_consumer(stream, config=config)
 
     async def start(self) -> None:
         await self.app.start()
-        self._heartbeat = asyncio.create_task(self._beat())
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.scheduler.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
+                               next_run_time=datetime.now(UTC), replace_existing=True)
+        self.scheduler.start()
         self.log.info("service_started", handles=sorted(self.handlers))
 
     @property
@@ -148,16 +144,13 @@ class ServiceRuntime:
 
     async def _beat(self) -> None:
         """Touch `<data_dir>/<service>.alive` while connected: what `guardia health` checks."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            if self.connected and self.broker.connection.is_connected:
-                self.heartbeat_path.touch()
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+        if self.connected and self.broker.connection.is_connected:
+            self.heartbeat_path.touch()
 
     async def stop(self) -> None:
         """Stop pulling; the message in hand finishes, fetched-but-unstarted ones are left unacked."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
             self.heartbeat_path.unlink(missing_ok=True)
         await self.app.stop()
         if self._nc is not None and not self._nc.is_closed:
@@ -226,20 +219,29 @@ class ServiceRuntime:
             await self._guarded(msg, body, lambda: handler(body, msg.raw_message.subject,
                                                           _headers(msg.raw_message.headers)))
 
-        self.broker.subscriber(
+        self._subscribe(stream, subject, durable, batch)(on_message)
+
+    def _subscribe(self, stream: str, subject: str, durable: str, batch: int) -> Any:
+        """A FastStream pull subscriber on a durable consumer that `_prepare` declares (or updates)."""
+        config = ConsumerConfig(
+            name=durable,
+            durable_name=durable,
+            filter_subject=subject,
+            ack_policy=ServerAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.settings.max_deliver,
+            ack_wait=30.0,
+        )
+        self._consumers.append((stream, config))
+        return self.broker.subscriber(
             subject,
             stream=JStream(stream, declare=False),
             durable=durable,
             pull_sub=PullSub(batch_size=batch, timeout=1.0),
-            config=ConsumerConfig(
-                ack_policy=ServerAckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_deliver=self.settings.max_deliver,
-                ack_wait=30.0,
-            ),
+            config=config,
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
-        )(on_message)
+        )
 
     async def _on_event_message(self, body: bytes) -> None:
         # nats-facts.md: a context-injected parameter costs a thread hop per message; read it here.
