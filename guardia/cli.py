@@ -20,6 +20,8 @@ app = typer.Typer(help="guardia: every customer contact becomes a tracked, class
                   no_args_is_help=True)
 schemas_app = typer.Typer(help="The versioned event catalogue.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+sla_app = typer.Typer(help="SLA clocks: simulate a timeline, explain a live ticket.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
 console = Console()
 
 SERVICE_NAMES = ("intake", "triage", "sla_watch", "escalation", "notify")
@@ -148,6 +150,70 @@ def health(
         console.print(f"[red]{service}: no heartbeat in {max_age:.0f}s[/red] ({path})")
         raise typer.Exit(1)
     console.print(f"{service}: alive ({age:.1f}s ago)")
+
+
+@sla_app.command("simulate")
+def sla_simulate(
+    timeline: Annotated[Path, typer.Argument(help="JSON lines: opened, classified, status, message, merged.")],
+    tenant: Annotated[str, typer.Option(help="Whose policy (built-in: navegasoft, mecodex, miskuentas, wolk).")],
+    policy: Annotated[Path | None, typer.Option(help="A policy YAML file to use instead.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO-8601 instant (default: 30 days after the last input).")] = None,
+) -> None:
+    """Run the SLA engine on a timeline and print its clock events as JSON lines. No NATS needed."""
+    from datetime import datetime
+
+    from guardia.policy import Policies, PolicyError, load_policy_file
+    from services.sla_watch.engine import Engine
+    from services.sla_watch.simulate import TimelineError, dumps, parse_timeline, simulate
+
+    try:
+        chosen = load_policy_file(policy) if policy else Policies.load()[tenant]
+        horizon = datetime.fromisoformat(until) if until else None
+        if horizon is not None and horizon.tzinfo is None:
+            raise typer.BadParameter("--until needs an offset, e.g. 2026-12-01T00:00:00-05:00")
+        lines = parse_timeline(timeline.read_text(encoding="utf-8").splitlines())
+    except (PolicyError, TimelineError, KeyError, OSError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    records = simulate(lines, chosen.sla, Engine(chosen.business_calendar), chosen.channels.whatsapp_official,
+                       chosen.version, horizon)
+    typer.echo(dumps(records), nl=False)
+
+
+@sla_app.command("explain")
+def sla_explain(ticket: Annotated[str, typer.Argument(help="The ticket id (UUID).")]) -> None:
+    """Print a live ticket's clocks: ledger, segments (running, paused, outside hours, holidays), numbers."""
+    from datetime import UTC, datetime
+    from uuid import UUID
+
+    from guardia.bus.state import read
+    from guardia.bus.topology import bucket
+    from guardia.policy import Policies
+    from guardia.runner import resolve_nats_url
+    from services.sla_watch.engine import Engine
+    from services.sla_watch.explain import explain
+    from services.sla_watch.rules import TicketClocks
+
+    try:
+        ticket_id = str(UUID(ticket))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{ticket!r} is not a ticket id (UUID)") from exc
+
+    async def load() -> dict[str, object] | None:
+        nc = await nats.connect(resolve_nats_url(_settings()))
+        try:
+            entry = await read(await bucket(nc.jetstream(), "sla_clocks"), ticket_id)
+            return entry.value  # type: ignore[no-any-return]
+        finally:
+            await nc.close()
+
+    value = asyncio.run(load())
+    if value is None:
+        console.print(f"[red]sla_watch knows no ticket {ticket_id}[/red]")
+        raise typer.Exit(1)
+    t = TicketClocks.model_validate(value)
+    policy = Policies.load(_settings().policy_dir)[t.tenant]
+    typer.echo(explain(ticket_id, t, Engine(policy.business_calendar), datetime.now(UTC)))
 
 
 @schemas_app.command("export")

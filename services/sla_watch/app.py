@@ -1,10 +1,10 @@
 """sla_watch — the 001 §3.2 clocks, computed by the pure engine, armed as NATS message schedules.
 
 Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.status_changed
-               · ev.*.ticket.message_added · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
-Subjects out:  ev.<t>.sla.started|warning|breached|paused|resumed|met|cancelled|exempted
+               · ev.*.ticket.message_added · ev.*.ticket.merged · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
+Subjects out:  ev.<t>.sla.started|warning|breached|paused|resumed|met|cancelled|retargeted|exempted
                · timer.arm.sla.<ticket>.<clock> (the next instant of each clock)
-Handlers:      on_opened, on_classified, on_status_changed, on_message_added, on_timer
+Handlers:      on_opened, on_classified, on_status_changed, on_message_added, on_merged, on_timer
 State:         KV sla_clocks: ticket id -> TicketClocks (rules.py)
 """
 
@@ -20,13 +20,25 @@ from guardia.bus.state import Staged, read
 from guardia.bus.topology import TIMERS
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import Event, MessageAdded, StatusChanged, TicketClassified, TicketOpened, make_event
+from shared.schemas import (
+    Event,
+    MessageAdded,
+    StatusChanged,
+    TicketClassified,
+    TicketMerged,
+    TicketOpened,
+    make_event,
+)
 from shared.schemas.ids import derived_id
 
 from .engine import Emitted, Engine
 from .rules import SlaRules, TicketClocks
 
 PRODUCER = "sla_watch"
+
+
+def _cause(event: Event) -> str:
+    return f"{event.event_type} {event.event_id}"
 
 
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
@@ -78,7 +90,7 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         t, revision = await load(ctx, event.ticket_id)
         if t is None:
             t = TicketClocks(tenant=event.tenant, opened_at=event.occurred_at, channel=opened.channel,
-                             correlation_id=str(event.envelope.correlation_id))
+                             correlation_id=str(event.envelope.correlation_id), ticket_number=opened.ticket_number)
             save(ctx.staged, t, event.ticket_id, revision)
         return []
 
@@ -88,7 +100,8 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         t, revision = await load(ctx, event.ticket_id)
         if t is None:
             raise LookupError(f"ticket {event.ticket_id} classified before sla_watch saw it opened")
-        emitted = rules[t.tenant].on_classified(t, event.payload, event.occurred_at)
+        emitted = rules[t.tenant].on_classified(t, event.payload, event.occurred_at, key=str(event.event_id),
+                                                cause=_cause(event))
         save(ctx.staged, t, event.ticket_id, revision)
         return to_events(t, event.ticket_id, emitted, event)
 
@@ -98,7 +111,8 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         t, revision = await load(ctx, event.ticket_id)
         if t is None:
             return []
-        emitted = rules[t.tenant].on_status(t, event.payload.status, event.occurred_at, str(event.event_id))
+        emitted = rules[t.tenant].on_status(t, event.payload.status, event.occurred_at, str(event.event_id),
+                                            _cause(event))
         save(ctx.staged, t, event.ticket_id, revision)
         return to_events(t, event.ticket_id, emitted, event)
 
@@ -110,7 +124,18 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         t, revision = await load(ctx, event.ticket_id)
         if t is None:
             return []
-        emitted = rules[t.tenant].on_customer_message(t, event.occurred_at, str(event.event_id))
+        emitted = rules[t.tenant].on_customer_message(t, event.occurred_at, str(event.event_id), _cause(event))
+        save(ctx.staged, t, event.ticket_id, revision)
+        return to_events(t, event.ticket_id, emitted, event)
+
+    @rt.handles("ticket.merged")
+    async def on_merged(event: Event, ctx: Context) -> list[Event]:
+        """001 §3.4.1: the newer duplicate loses its clock (and gets one back if the merge is undone)."""
+        assert isinstance(event.payload, TicketMerged) and event.ticket_id is not None
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            return []
+        emitted = rules[t.tenant].on_merged(t, event.occurred_at, event.payload.undone, _cause(event))
         save(ctx.staged, t, event.ticket_id, revision)
         return to_events(t, event.ticket_id, emitted, event)
 

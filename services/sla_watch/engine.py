@@ -4,8 +4,10 @@ No I/O and no clock of its own: every function takes the instant it acts at. Liv
 what-if runs call the same code, so they compute the same deadlines.
 
 A clock measures time in its own unit: elapsed seconds for calendar-hour targets, working seconds
-of the tenant's calendar for business-hour and business-day targets. `consumed` is how much of that
-the clock has used; while running since `run_start`, consumed grows with the unit's time.
+of the tenant's calendar for business-hour and business-day targets. It keeps the intervals during
+which it ran (`segments`), so what it has consumed can be measured again in another unit when a
+reclassification changes the target ("as if it had applied from the beginning"), and the ledger of
+transitions with the event that caused each (`guardia sla explain`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.schemas import (
     SlaMet,
     SlaPaused,
     SlaResumed,
+    SlaRetargeted,
     SlaStarted,
     SlaWarning,
     Target,
@@ -31,6 +34,28 @@ from shared.schemas import (
 from .calendar import BusinessCalendar
 
 ClockState = Literal["running", "paused", "met", "breached", "cancelled"]
+RetargetRule = Literal["retarget", "restart", "stricter"]
+_TICK = timedelta(microseconds=1)
+
+
+class Segment(BaseModel):
+    """An interval during which the clock ran; `end` None while it still runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+
+
+class Transition(BaseModel):
+    """One line of the ledger: what happened to the clock, when, and which event caused it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+    what: str  # started, paused, resumed, retargeted, warning 80 %, breached, met, cancelled
+    cause: str = ""  # the causing event (type and id) or "timer"
+    deadline: AwareDatetime | None = None
 
 
 class Clock(BaseModel):
@@ -40,15 +65,21 @@ class Clock(BaseModel):
 
     name: str = "resolution"
     target: Target
-    opened_at: AwareDatetime
+    opened_at: AwareDatetime  # where the clock counts from
     policy_version: str
     state: ClockState = "running"
     total: float  # the clock's whole budget, in its unit's seconds
-    consumed: float = 0.0  # unit-seconds used before run_start
-    run_start: AwareDatetime | None = None  # None while paused or closed
+    segments: list[Segment] = []
     deadline: AwareDatetime | None = None
     fired: list[float] = []  # warning fractions already emitted
     warnings: list[float] = []
+    ledger: list[Transition] = []
+
+    @property
+    def running_since(self) -> datetime | None:
+        if self.segments and self.segments[-1].end is None:
+            return self.segments[-1].start
+        return None
 
 
 @dataclass(frozen=True)
@@ -76,24 +107,44 @@ class Engine:
             return self.calendar.add_business_seconds(start, seconds)
         return start + timedelta(seconds=seconds)
 
-    def _elapsed(self, target: Target, start: datetime, end: datetime) -> float:
+    def elapsed(self, target: Target, start: datetime, end: datetime) -> float:
+        """Unit-seconds between two instants (working time for business targets)."""
         if self._business(target):
             return self.calendar.business_seconds_between(start, end)
         return max(0.0, (end - start).total_seconds())
 
-    def _budget(self, target: Target, start: datetime) -> float:
-        if target.unit == "calendar_hours":
-            return target.amount * 3600
-        if target.unit == "business_hours":
+    def budget(self, target: Target, start: datetime) -> float:
+        """The whole clock in unit-seconds. Business days: up to the same time of day N working days on."""
+        if target.unit in ("calendar_hours", "business_hours"):
             return target.amount * 3600
         deadline = self.calendar.add_business_days(start, int(target.amount))
         return self.calendar.business_seconds_between(start, deadline)
 
+    def consumed(self, clock: Clock, at: datetime) -> float:
+        """Unit-seconds the clock has used up to `at` (paused time excluded)."""
+        used = 0.0
+        for seg in clock.segments:
+            end = at if seg.end is None or seg.end > at else seg.end
+            if end > seg.start:
+                used += self.elapsed(clock.target, seg.start, end)
+        return used
+
     def instant_of(self, clock: Clock, consumed: float) -> datetime | None:
         """When the clock will have consumed `consumed` unit-seconds (None while paused)."""
-        if clock.run_start is None:
+        since = clock.running_since
+        if since is None:
             return None
-        return self._advance(clock.target, clock.run_start, consumed - clock.consumed)
+        before = self.consumed(clock, since)
+        if consumed <= before:
+            # already consumed before the current run: find it inside the closed segments
+            acc = 0.0
+            for seg in clock.segments:
+                end = seg.end or since
+                span = self.elapsed(clock.target, seg.start, end)
+                if acc + span >= consumed:
+                    return self._advance(clock.target, seg.start, consumed - acc)
+                acc += span
+        return self._advance(clock.target, since, consumed - before)
 
     def deadline_of(self, clock: Clock) -> datetime | None:
         """The instant the whole budget is used. Business days are told as a time of day on a working
@@ -103,16 +154,20 @@ class Engine:
             at = self.calendar.next_opening(at)
         return at
 
+    def _note(self, clock: Clock, at: datetime, what: str, cause: str) -> None:
+        clock.ledger.append(Transition(at=at, what=what, cause=cause, deadline=clock.deadline))
+
     # -- transitions --------------------------------------------------------------------------
 
     def start(self, target: Target, opened_at: datetime, warnings: tuple[float, ...], version: str,
-              name: str = "resolution") -> tuple[Clock, list[Emitted]]:
+              name: str = "resolution", cause: str = "") -> tuple[Clock, list[Emitted]]:
         """001: the clock counts from the ticket's opening instant."""
         clock = Clock(
             name=name, target=target, opened_at=opened_at, policy_version=version,
-            total=self._budget(target, opened_at), run_start=opened_at, warnings=list(warnings),
+            total=self.budget(target, opened_at), segments=[Segment(start=opened_at)], warnings=list(warnings),
         )
         clock.deadline = self.deadline_of(clock)
+        self._note(clock, opened_at, "started", cause)
         started = SlaStarted(
             clock=name, deadline=clock.deadline, policy_version=version, target=target, started_at=opened_at
         )
@@ -129,12 +184,16 @@ class Engine:
             at = self.instant_of(clock, fraction * clock.total)
             if at is None or at > now:
                 break
+            if clock.deadline is not None and at > clock.deadline:
+                at = clock.deadline
             clock.fired.append(fraction)
+            self._note(clock, at, f"warning {round(fraction * 100)} %", "timer")
             out.append(Emitted(at, SlaWarning(clock=clock.name, deadline=clock.deadline,
                                               policy_version=clock.policy_version, fraction=fraction),
                                f"warning:{fraction}"))
         if clock.deadline is not None and clock.deadline <= now:
             clock.state = "breached"
+            self._note(clock, clock.deadline, "breached", "timer")
             out.append(Emitted(clock.deadline, SlaBreached(clock=clock.name, deadline=clock.deadline,
                                                            policy_version=clock.policy_version), "breached"))
         return out
@@ -145,51 +204,102 @@ class Engine:
             return None
         for fraction in clock.warnings:
             if fraction not in clock.fired:
-                return self.instant_of(clock, fraction * clock.total)
+                at = self.instant_of(clock, fraction * clock.total)
+                return min(at, clock.deadline) if at and clock.deadline else at
         return clock.deadline
 
-    def pause(self, clock: Clock, at: datetime, key: str) -> list[Emitted]:
+    def pause(self, clock: Clock, at: datetime, key: str, cause: str = "") -> list[Emitted]:
         """'En proceso del solicitante': freeze what is left, in the clock's own unit."""
-        out = self.due(clock, at)  # anything due before the pause happened first
-        if clock.state != "running" or clock.run_start is None:
+        out = self.due(clock, at - _TICK)  # what fell due before the pause happened first
+        if clock.state != "running" or not clock.segments or clock.segments[-1].end is not None:
             return out
-        clock.consumed += self._elapsed(clock.target, clock.run_start, at)
-        clock.run_start = None
+        clock.segments[-1].end = at
         clock.state = "paused"
         clock.deadline = None
-        remaining = max(0.0, clock.total - clock.consumed)
+        remaining = max(0.0, clock.total - self.consumed(clock, at))
+        self._note(clock, at, "paused", cause)
         out.append(Emitted(at, SlaPaused(clock=clock.name, deadline=None, policy_version=clock.policy_version,
                                          remaining_seconds=remaining), f"paused:{key}"))
         return out
 
-    def resume(self, clock: Clock, at: datetime, key: str) -> list[Emitted]:
+    def resume(self, clock: Clock, at: datetime, key: str, cause: str = "") -> list[Emitted]:
         if clock.state != "paused":
             return []
         clock.state = "running"
-        clock.run_start = at
+        clock.segments.append(Segment(start=at))
         clock.deadline = self.deadline_of(clock)
+        self._note(clock, at, "resumed", cause)
         return [Emitted(at, SlaResumed(clock=clock.name, deadline=clock.deadline,
                                        policy_version=clock.policy_version), f"resumed:{key}")]
 
-    def meet(self, clock: Clock, at: datetime) -> list[Emitted]:
+    def meet(self, clock: Clock, at: datetime, cause: str = "") -> list[Emitted]:
         """Resolved: an input at the same instant as a timer is applied first, so at == deadline is met."""
+        out: list[Emitted] = []
         if clock.state == "running":
-            out = self.due(clock, at - timedelta(microseconds=1))
+            out = self.due(clock, at - _TICK)
             if clock.state != "running":
                 return out
-        elif clock.state == "paused":
-            out = []
-        else:
+            clock.segments[-1].end = at
+        elif clock.state != "paused":
             return []
         clock.state = "met"
-        clock.run_start = None
+        self._note(clock, at, "met", cause)
         return [*out, Emitted(at, SlaMet(clock=clock.name, deadline=clock.deadline,
                                          policy_version=clock.policy_version), "met")]
 
-    def cancel(self, clock: Clock, at: datetime, reason: str) -> list[Emitted]:
+    def cancel(self, clock: Clock, at: datetime, reason: str, cause: str = "") -> list[Emitted]:
+        """Cancelled, merged, or reclassified to a type with no clock: retracted, nothing fires after."""
         if clock.state in ("met", "cancelled"):
             return []
+        out = self.due(clock, at - _TICK) if clock.state == "running" else []
+        if clock.segments and clock.segments[-1].end is None:
+            clock.segments[-1].end = at
         clock.state = "cancelled"
-        clock.run_start = None
-        return [Emitted(at, SlaCancelled(clock=clock.name, deadline=clock.deadline,
-                                         policy_version=clock.policy_version, reason=reason), "cancelled")]
+        self._note(clock, at, f"cancelled ({reason})", cause)
+        return [*out, Emitted(at, SlaCancelled(clock=clock.name, deadline=clock.deadline,
+                                               policy_version=clock.policy_version, reason=reason),
+                              "cancelled")]
+
+    def retarget(self, clock: Clock, target: Target, at: datetime, rule: RetargetRule, version: str,
+                 key: str, cause: str = "") -> list[Emitted]:
+        """A reclassification changed the target mid-flight (the policy's declared rule).
+
+        retarget: the new target from the original start, paused time excluded, as if it had applied
+        from the beginning; restart: the new target from the reclassification instant; stricter: the
+        earlier deadline of the two. Met or cancelled clocks are left alone; a breach already fired
+        stays a fact. Warnings and the breach that the new deadline makes due fire at once.
+        """
+        if clock.state in ("met", "cancelled") or (target == clock.target and rule != "restart"):
+            return []
+        out = self.due(clock, at - _TICK)
+        if clock.state == "breached":
+            return out
+        previous = clock.deadline
+        paused = clock.state == "paused"
+        if paused:
+            clock.segments.append(Segment(start=at))  # measure as if running, then undo below
+        candidates = {
+            "retarget": clock.model_copy(update={"target": target, "total": self.budget(target, clock.opened_at),
+                                                 "segments": [x.model_copy() for x in clock.segments]}),
+            "restart": clock.model_copy(update={"target": target, "opened_at": at, "total": self.budget(target, at),
+                                                "segments": [Segment(start=at)]}),
+        }
+        pick = rule
+        if rule == "stricter":
+            retargeted, restarted = (self.deadline_of(candidates[k]) for k in ("retarget", "restart"))
+            pick = "restart" if restarted and retargeted and restarted < retargeted else "retarget"
+        chosen = candidates[pick]
+        clock.target, clock.opened_at, clock.total, clock.segments = (
+            chosen.target, chosen.opened_at, chosen.total, chosen.segments
+        )
+        clock.policy_version = version
+        if paused:
+            clock.segments.pop()
+            clock.deadline = None
+        else:
+            clock.deadline = self.deadline_of(clock)
+        self._note(clock, at, f"retargeted ({rule}: {target.amount:g} {target.unit})", cause)
+        out.append(Emitted(at, SlaRetargeted(clock=clock.name, deadline=clock.deadline, policy_version=version,
+                                             target=target, previous_deadline=previous, rule=rule),
+                           f"retargeted:{key}"))
+        return out + self.due(clock, at)

@@ -8,6 +8,7 @@ type. 001 §2.3: WhatsApp, where the tenant says it is not official, never count
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -101,6 +102,11 @@ class SlaPolicy(BaseModel):
     targets: dict[TicketType, PolicyTarget | None] = Field(description="None: no support deadline (bugs).")
     urgent: PolicyTarget | None = Field(description="001: urgente <= 8 h whatever the type.")
     warnings: tuple[float, ...] = (0.5, 0.8, 0.95)
+    reclassification: Literal["retarget", "restart", "stricter"] = Field(
+        default="retarget",
+        description="retarget: new target from the original start; restart: from the reclassification; "
+        "stricter: the earlier of the two.",
+    )
 
     @field_validator("warnings")
     @classmethod

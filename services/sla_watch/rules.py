@@ -2,21 +2,26 @@
 
 001 §3.2: the clock starts when the ticket is classified and counts from its opening; it pauses
 while the ticket is 'en proceso del solicitante' and resumes on the customer's answer or when the
-agent moves it back; it is met at 'resuelto'; a cancelled ticket's clock is retracted.
+agent moves it back; it is met at 'resuelto'; a cancelled or merged ticket's clock is retracted.
 001 §2.3: WhatsApp where the tenant says it is not official gets no clock.
+A reclassification follows the policy's rule (retarget by default); a bug reclassified to a clocked
+type starts its clock then, counting from the opening; a reclassification to a type with no clock
+cancels it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from shared.schemas import Channel, SlaExempted, Status, TicketClassified, TicketType
+from shared.schemas import Channel, Priority, SlaExempted, Status, Target, TicketClassified, TicketType
 
 from .engine import Clock, Emitted, Engine
 from .policy import SlaPolicy
+
+ExemptReason = Literal["whatsapp_not_official", "no_support_deadline", "not_a_request", "ineligible"]
 
 
 class TicketClocks(BaseModel):
@@ -29,9 +34,17 @@ class TicketClocks(BaseModel):
     channel: Channel
     correlation_id: str
     classified: bool = False
-    exempt: str | None = None
+    exempt: ExemptReason | None = None
     clocks: dict[str, Clock] = {}
     status: Status = Status.nuevo
+    ticket_type: TicketType | None = None
+    priority: Priority | None = None
+    ticket_number: str = ""
+
+    def current(self) -> Clock | None:
+        """The clock in force: the last one started (a clock cancelled by a reclassification to a
+        type with no deadline is followed by a new one if the ticket gets a deadline again)."""
+        return list(self.clocks.values())[-1] if self.clocks else None
 
 
 class SlaRules:
@@ -41,52 +54,80 @@ class SlaRules:
         self.whatsapp_official = whatsapp_official
         self.version = version
 
-    def on_classified(self, t: TicketClocks, c: TicketClassified, at: datetime) -> list[Emitted]:
-        if t.classified:
-            return []  # re-targeting on reclassification is the SLA issue's (#5) rule set
-        t.classified = True
+    def on_classified(self, t: TicketClocks, c: TicketClassified, at: datetime, key: str = "",
+                      cause: str = "") -> list[Emitted]:
+        return self.classify(t, c.ticket_type, c.priority, at, key, cause)
+
+    def classify(self, t: TicketClocks, ticket_type: TicketType | None, priority: Priority, at: datetime,
+                 key: str = "", cause: str = "") -> list[Emitted]:
+        first = not t.classified
+        t.classified, t.ticket_type, t.priority = True, ticket_type, priority
         if t.channel is Channel.whatsapp and not self.whatsapp_official:
-            return self._exempt(t, "whatsapp_not_official", at)
-        if c.ticket_type is None:
-            return self._exempt(t, "not_a_request", at)
-        target = self.policy.target_for(c.ticket_type, c.priority)
+            return self._exempt(t, "whatsapp_not_official", at) if first else []
+        target = self.policy.target_for(ticket_type, priority)
+        clock = t.current()
         if target is None:
-            return self._exempt(t, "no_support_deadline", at)  # 001: bugs go to development
-        clock, out = self.engine.start(target, t.opened_at, self.policy.warnings, self.version)
+            if clock is not None:
+                reason = "reclasificado: sin plazo de soporte" if ticket_type else "reclasificado: sin solicitud"
+                return self.engine.cancel(clock, at, reason, cause)
+            if first:
+                return self._exempt(t, "not_a_request" if ticket_type is None else "no_support_deadline", at)
+            return []
+        if clock is None or clock.state == "cancelled":
+            return self._start(t, target, at, cause)
+        return self.engine.retarget(clock, target, at, self.policy.reclassification, self.version, key, cause)
+
+    def _start(self, t: TicketClocks, target: Target, at: datetime, cause: str) -> list[Emitted]:
+        """A new clock counting from the ticket's opening; fires at once whatever is already due."""
+        name = "resolution" if not t.clocks else f"resolution_{len(t.clocks) + 1}"
+        clock, out = self.engine.start(target, t.opened_at, self.policy.warnings, self.version, name, cause)
         started = out[0].payload
         out[0] = Emitted(at, started.model_copy(update={
-            "ticket_type": c.ticket_type.value if isinstance(c.ticket_type, TicketType) else None,
-            "priority": c.priority.value,
+            "ticket_type": t.ticket_type.value if t.ticket_type else None,
+            "priority": t.priority.value if t.priority else None,
         }), out[0].key)
         t.clocks[clock.name] = clock
+        t.exempt = None
         if t.status is Status.en_proceso_del_solicitante:
-            out += self.engine.pause(clock, at, "at-start")
+            out += self.engine.pause(clock, at, "at-start", cause)
         return out + self.engine.due(clock, at)
 
-    def _exempt(self, t: TicketClocks, reason: Any, at: datetime) -> list[Emitted]:
+    def _exempt(self, t: TicketClocks, reason: ExemptReason, at: datetime) -> list[Emitted]:
         t.exempt = reason
         return [Emitted(at, SlaExempted(reason=reason, policy_version=self.version), "exempted")]
 
-    def on_status(self, t: TicketClocks, status: Status, at: datetime, key: str) -> list[Emitted]:
+    def on_status(self, t: TicketClocks, status: Status, at: datetime, key: str, cause: str = "") -> list[Emitted]:
         previous, t.status = t.status, status
-        out: list[Emitted] = []
-        for clock in t.clocks.values():
-            if status is Status.en_proceso_del_solicitante:
-                out += self.engine.pause(clock, at, key)
-            elif status is Status.resuelto:
-                out += self.engine.meet(clock, at)
-            elif status is Status.cancelado:
-                out += self.engine.cancel(clock, at, "ticket cancelado")
-            elif previous is Status.en_proceso_del_solicitante:
-                out += self.engine.resume(clock, at, key)
-                out += self.engine.due(clock, at)
-        return out
+        clock = t.current()
+        if clock is None or status is previous:
+            return []
+        if status is Status.en_proceso_del_solicitante:
+            return self.engine.pause(clock, at, key, cause)
+        if status is Status.resuelto:
+            return self.engine.meet(clock, at, cause)
+        if status is Status.cancelado:
+            return self.engine.cancel(clock, at, "ticket cancelado", cause)
+        if previous is Status.en_proceso_del_solicitante:
+            return self.engine.resume(clock, at, key, cause) + self.engine.due(clock, at)
+        return []
 
-    def on_customer_message(self, t: TicketClocks, at: datetime, key: str) -> list[Emitted]:
-        """The customer answered: the ticket is no longer waiting on them."""
+    def on_customer_message(self, t: TicketClocks, at: datetime, key: str, cause: str = "") -> list[Emitted]:
+        """The customer answered: the ticket is no longer waiting on them (001 stages)."""
         if t.status is not Status.en_proceso_del_solicitante:
             return []
-        return self.on_status(t, Status.en_proceso, at, key)
+        return self.on_status(t, Status.en_proceso, at, key, cause)
+
+    def on_merged(self, t: TicketClocks, at: datetime, undone: bool, cause: str = "") -> list[Emitted]:
+        """001 §3.4.1: a duplicate merged into the oldest loses its clock; undoing the merge gives it
+        a new clock on its last target, counting from its opening."""
+        clock = t.current()
+        if not undone:
+            if clock is None:
+                return []
+            return self.engine.cancel(clock, at, "fusionado con el tique más antiguo", cause)
+        if clock is None or clock.state != "cancelled":
+            return []
+        return self._start(t, clock.target, at, cause)
 
     def on_timer(self, t: TicketClocks, clock_name: str, due_at: datetime) -> list[Emitted]:
         """A fired timer is only a wake-up call: what is due is recomputed from the state."""

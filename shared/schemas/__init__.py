@@ -15,6 +15,7 @@ from .sla import (
     SlaMet,
     SlaPaused,
     SlaResumed,
+    SlaRetargeted,
     SlaStarted,
     SlaWarning,
     Target,
@@ -26,6 +27,7 @@ from .tickets import (
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
+    TicketMerged,
     TicketOpened,
 )
 from .vocabulary import Area, Category, Channel, Priority, Status, TenantId, TicketType
@@ -56,6 +58,7 @@ __all__ = [
     "SlaMet",
     "SlaPaused",
     "SlaResumed",
+    "SlaRetargeted",
     "SlaStarted",
     "SlaWarning",
     "Status",
@@ -65,6 +68,7 @@ __all__ = [
     "TicketAssigned",
     "TicketClassified",
     "TicketEscalated",
+    "TicketMerged",
     "TicketOpened",
     "TicketType",
     "decode_event",

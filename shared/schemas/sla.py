@@ -95,3 +95,15 @@ class SlaCancelled(_ClockEvent):
     version = 1
 
     reason: str = ""
+
+
+@event
+class SlaRetargeted(_ClockEvent):
+    """A reclassification changed the clock's target; `deadline` is the new one (None while paused)."""
+
+    event_type = "sla.retargeted"
+    version = 1
+
+    target: Target
+    previous_deadline: AwareDatetime | None
+    rule: Literal["retarget", "restart", "stricter"]

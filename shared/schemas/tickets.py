@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,3 +111,20 @@ class TicketEscalated(Payload):
     reason: str = Field(description="sla_breached, urgent, bug_to_development, ...")
     rule: str = Field(description="The seed rule applied, e.g. '001 §3.5 problema: nivel_1 -> nivel_2'")
     alert_emergency: bool = False
+
+
+@event
+class TicketMerged(Payload):
+    """001 §3.4.1 'Unicidad del ticket': a duplicate is merged into the oldest open ticket.
+
+    Published on the merged (newer) ticket; `into_ticket_id` is the one that stays. `undone` marks
+    the event that reverses an earlier merge.
+    """
+
+    event_type = "ticket.merged"
+    version = 1
+
+    into_ticket_id: UUID
+    into_ticket_number: str = ""
+    reason: str = ""
+    undone: bool = False

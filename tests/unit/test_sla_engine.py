@@ -138,12 +138,15 @@ def test_a_message_that_is_no_request_gets_no_clock() -> None:
     assert out[0].payload.reason == "not_a_request"
 
 
-def test_a_second_classification_does_not_restart_the_clock() -> None:
+def test_a_second_classification_retargets_instead_of_starting_a_second_clock() -> None:
     r = rules()
-    t = ticket(bog(2026, 12, 14, 9, 0))
+    opened = bog(2026, 12, 14, 9, 0)
+    t = ticket(opened)
     r.on_classified(t, classified(TicketType.problema), bog(2026, 12, 14, 9, 1))
-    assert r.on_classified(t, classified(TicketType.pregunta), bog(2026, 12, 14, 10, 0)) == []
-    assert t.clocks["resolution"].target == H24
+    out = r.on_classified(t, classified(TicketType.pregunta), bog(2026, 12, 14, 10, 0))
+    assert kinds(out) == ["SlaRetargeted"]
+    assert out[0].payload.deadline == opened + timedelta(hours=48)  # from the original start
+    assert len(t.clocks) == 1
 
 
 def test_late_classification_emits_the_warnings_already_due() -> None:
