@@ -173,8 +173,13 @@ class Engine:
         )
         return clock, [Emitted(opened_at, started, "started")]
 
-    def due(self, clock: Clock, now: datetime) -> list[Emitted]:
-        """Warnings (fractions in order) then the breach whose instants are <= now."""
+    def due(self, clock: Clock, now: datetime, at_once: bool = False) -> list[Emitted]:
+        """Warnings (fractions in order) then the breach whose instants are <= now.
+
+        Normally each happens at its own instant (event time, also when a timer fires late). With
+        `at_once` (a clock started or re-targeted with instants already behind it) they happen at
+        `now`: that is when the rule made them due.
+        """
         if clock.state != "running":
             return []
         out = []
@@ -186,6 +191,7 @@ class Engine:
                 break
             if clock.deadline is not None and at > clock.deadline:
                 at = clock.deadline
+            at = max(at, now) if at_once else at
             clock.fired.append(fraction)
             self._note(clock, at, f"warning {round(fraction * 100)} %", "timer")
             out.append(Emitted(at, SlaWarning(clock=clock.name, deadline=clock.deadline,
@@ -193,8 +199,9 @@ class Engine:
                                f"warning:{fraction}"))
         if clock.deadline is not None and clock.deadline <= now:
             clock.state = "breached"
-            self._note(clock, clock.deadline, "breached", "timer")
-            out.append(Emitted(clock.deadline, SlaBreached(clock=clock.name, deadline=clock.deadline,
+            at = max(clock.deadline, now) if at_once else clock.deadline
+            self._note(clock, at, "breached", "timer")
+            out.append(Emitted(at, SlaBreached(clock=clock.name, deadline=clock.deadline,
                                                            policy_version=clock.policy_version), "breached"))
         return out
 
@@ -302,4 +309,4 @@ class Engine:
         out.append(Emitted(at, SlaRetargeted(clock=clock.name, deadline=clock.deadline, policy_version=version,
                                              target=target, previous_deadline=previous, rule=rule),
                            f"retargeted:{key}"))
-        return out + self.due(clock, at)
+        return out + self.due(clock, at, at_once=True)

@@ -90,7 +90,7 @@ class SlaRules:
         t.exempt = None
         if t.status is Status.en_proceso_del_solicitante:
             out += self.engine.pause(clock, at, "at-start", cause)
-        return out + self.engine.due(clock, at)
+        return out + self.engine.due(clock, at, at_once=True)
 
     def _exempt(self, t: TicketClocks, reason: ExemptReason, at: datetime) -> list[Emitted]:
         t.exempt = reason
