@@ -1,8 +1,9 @@
 """escalation — owners, the 001 §3.5 matrix, and the improvement committee count.
 
 Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.sla.started|exempted · ev.*.sla.breached
+               · ev.*.followup.exhausted
 Subjects out:  ev.<t>.ticket.assigned · ev.<t>.ticket.escalated · ev.<t>.committee.convened
-Handlers:      on_opened, on_classified, on_clock_decided, on_breached
+Handlers:      on_opened, on_classified, on_clock_decided, on_breached, on_followup_exhausted
 State:         KV escalation_state: ticket.<id> -> number, classification, route; committee.<tenant> -> pending count;
                member.<tenant>.<ticket> -> counted marker (a ticket counts once, ever)
 """
@@ -15,11 +16,12 @@ from guardia.bus.runtime import Context, ServiceRuntime
 from guardia.bus.state import kv_key, read
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import CommitteeConvened, Event, TicketClassified, TicketOpened
+from shared.schemas import CommitteeConvened, Event, TicketClassified, TicketEscalated, TicketOpened
 
 from .rules import CommitteeCount, TicketRoute, counts_for_committee, route_for, step_up
 
 PRODUCER = "escalation"
+COMMERCIAL = "area_comercial"
 
 
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
@@ -105,6 +107,24 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         escalated = step_up(route, "sla_breached", policies[event.tenant].escalation)
         record = {**entry.value, "route": route.model_dump(), "breaches": [*handled, str(event.event_id)]}
         ctx.staged.put(kv, key, record, entry.revision)
+        return [event.derive(escalated, producer=PRODUCER)]
+
+    @rt.handles("followup.exhausted")
+    async def on_followup_exhausted(event: Event, ctx: Context) -> list[Event]:
+        """001 §3.5: two unanswered follow-up calls -> the commercial area asks for more contact data."""
+        kv = ctx.kv("escalation_state")
+        key = kv_key("ticket", event.ticket_id)
+        entry = await read(kv, key)
+        record = entry.value or {"number": "", "route": None}
+        if str(event.event_id) in record.get("followups", []):
+            return []
+        current = TicketRoute.model_validate(record["route"]).level if record.get("route") else None
+        escalated = TicketEscalated(
+            from_level=current, to_level=COMMERCIAL, reason="customer_unreachable",
+            rule="001 §3.5 seguimiento: dos intentos sin respuesta -> área comercial",
+        )
+        ctx.staged.put(kv, key, {**record, "followups": [*record.get("followups", []), str(event.event_id)]},
+                       entry.revision)
         return [event.derive(escalated, producer=PRODUCER)]
 
     rt.consume_events()

@@ -2,9 +2,9 @@
 
 Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.assigned · ev.*.ticket.escalated
                · ev.*.sla.started · ev.*.sla.exempted · ev.*.sla.warning · ev.*.committee.convened
-               · ev.*.notification.requested
+               · ev.*.followup.due · ev.*.notification.requested
 Subjects out:  ev.<t>.notification.requested · ev.<t>.notification.sent · ev.<t>.notification.failed
-Handlers:      on_opened, on_classified, on_sla, on_assigned, on_escalated, on_warning, on_committee,
+Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
                on_requested (delivery)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
                sent; the outbox file (outbox.py) when no real transport is configured
@@ -105,6 +105,11 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
     async def on_warning(event: Event, ctx: Context) -> list[Event]:
         view, _ = await view_of(ctx, event)
         return await requests(ctx, event, rules[event.tenant].on_warning(event, view))
+
+    @rt.handles("followup.due")
+    async def on_followup(event: Event, ctx: Context) -> list[Event]:
+        view, _ = await view_of(ctx, event)
+        return await requests(ctx, event, rules[event.tenant].on_followup(event, view))
 
     @rt.handles("committee.convened")
     async def on_committee(event: Event, ctx: Context) -> list[Event]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.schemas import (
     CommitteeConvened,
     Event,
+    FollowUpDue,
     NotificationRequested,
     SlaExempted,
     SlaStarted,
@@ -146,6 +147,26 @@ class NotifyRules:
                   "deadline": local_time(w.deadline, self.timezone)}
         return self._to_role(view.level or "nivel_1", "sla_warning", f"{event.ticket_id}:warning:{w.fraction}",
                              "alerta_sla.txt.j2", f"[{view.number}] Alerta de SLA {fraction_label(w.fraction)}",
+                             values)
+
+    def on_followup(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """001 §3.5: the agent owes the customer a call; 001 §3.4.1 No.6: the 7-day suspension notice."""
+        f = event.payload
+        assert isinstance(f, FollowUpDue)
+        if f.kind == "aviso_baja":
+            address = customer_address(view)
+            if address is None:
+                return []
+            channel, to = address
+            body = render("aviso_baja.txt.j2", **self._common(view))
+            return [NotificationRequested(
+                notification_id=f"{event.ticket_id}:aviso_baja", kind="suspension_notice", audience="customer",
+                channel=channel, to=to, subject=f"[{view.number}] Cancelación definitiva de tu base", body=body,
+                template="aviso_baja.txt.j2")]
+        values = {**self._common(view), "attempt": f.attempt, "customer_phone": view.customer.get("phone"),
+                  "waiting_since": local_time(f.waiting_since, self.timezone)}
+        return self._to_role(view.level or "nivel_1", "followup_call", f"{event.ticket_id}:followup:{f.due_at}",
+                             "seguimiento_llamada.txt.j2", f"[{view.number}] Llamada de seguimiento ({f.attempt}/2)",
                              values)
 
     def on_committee(self, event: Event) -> list[NotificationRequested]:

@@ -3,7 +3,8 @@
 Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.status_changed
                · ev.*.ticket.message_added · ev.*.ticket.merged · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
 Subjects out:  ev.<t>.sla.started|warning|breached|paused|resumed|met|cancelled|retargeted|exempted
-               · timer.arm.sla.<ticket>.<clock> (the next instant of each clock)
+               · ev.<t>.followup.due|exhausted (001 §3.5 follow-up calls, 001 §3.4.1 No.6 suspension notice)
+               · timer.arm.sla.<ticket>.<clock|followup> (the next instant of each clock / follow-up)
 Handlers:      on_opened, on_classified, on_status_changed, on_message_added, on_merged, on_timer
 State:         KV sla_clocks: ticket id -> TicketClocks (rules.py)
 """
@@ -32,7 +33,7 @@ from shared.schemas import (
 from shared.schemas.ids import derived_id
 
 from .engine import Emitted, Engine
-from .rules import SlaRules, TicketClocks
+from .rules import FOLLOWUP_TIMER, SlaRules, TicketClocks
 
 PRODUCER = "sla_watch"
 
@@ -57,7 +58,7 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
             make_event(
                 e.payload, tenant=t.tenant, occurred_at=e.at, producer=PRODUCER, ticket_id=ticket_id,
                 correlation_id=UUID(t.correlation_id), causation_id=cause.event_id if cause else None,
-                event_id=derived_id(e.at, ticket_id, getattr(e.payload, "clock", ""), e.key),
+                event_id=derived_id(e.at, ticket_id, getattr(e.payload, "clock", FOLLOWUP_TIMER), e.key),
             )
             for e in emitted
         ]
@@ -66,9 +67,10 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         """Stage the new state and, after commit, (re)arm or disarm each clock's next instant."""
         staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.model_dump(mode="json"), revision)
         engine = rules[t.tenant].engine
-        for name, clock in t.clocks.items():
+        instants = {name: engine.next_instant(clock) for name, clock in t.clocks.items()}
+        instants[FOLLOWUP_TIMER] = t.followups.next_instant()
+        for name, nxt in instants.items():
             key = f"sla.{ticket_id}.{name}"
-            nxt = engine.next_instant(clock)
 
             async def rearm(key: str = key, nxt: datetime | None = nxt, name: str = name) -> None:
                 if nxt is None:

@@ -16,11 +16,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from shared.schemas import Channel, Priority, SlaExempted, Status, Target, TicketClassified, TicketType
+from shared.schemas import Category, Channel, Priority, SlaExempted, Status, Target, TicketClassified, TicketType
 
+from . import followups
 from .engine import Clock, Emitted, Engine
+from .followups import FollowUps
 from .policy import SlaPolicy
 
+FOLLOWUP_TIMER = "followup"
 ExemptReason = Literal["whatsapp_not_official", "no_support_deadline", "not_a_request", "ineligible"]
 
 
@@ -40,6 +43,7 @@ class TicketClocks(BaseModel):
     ticket_type: TicketType | None = None
     priority: Priority | None = None
     ticket_number: str = ""
+    followups: FollowUps = FollowUps()
 
     def current(self) -> Clock | None:
         """The clock in force: the last one started (a clock cancelled by a reclassification to a
@@ -56,6 +60,8 @@ class SlaRules:
 
     def on_classified(self, t: TicketClocks, c: TicketClassified, at: datetime, key: str = "",
                       cause: str = "") -> list[Emitted]:
+        if Category.bajar_base in c.categories:
+            followups.schedule_notice(t.followups, at)  # 001 §3.4.1 No.6: tell them in 7 days
         return self.classify(t, c.ticket_type, c.priority, at, key, cause)
 
     def classify(self, t: TicketClocks, ticket_type: TicketType | None, priority: Priority, at: datetime,
@@ -98,8 +104,14 @@ class SlaRules:
 
     def on_status(self, t: TicketClocks, status: Status, at: datetime, key: str, cause: str = "") -> list[Emitted]:
         previous, t.status = t.status, status
+        if status is previous:
+            return []
+        if status is Status.en_proceso_del_solicitante:
+            followups.start_waiting(t.followups, at, self.engine.calendar)
+        elif previous is Status.en_proceso_del_solicitante:
+            followups.stop_waiting(t.followups)
         clock = t.current()
-        if clock is None or status is previous:
+        if clock is None:
             return []
         if status is Status.en_proceso_del_solicitante:
             return self.engine.pause(clock, at, key, cause)
@@ -131,5 +143,7 @@ class SlaRules:
 
     def on_timer(self, t: TicketClocks, clock_name: str, due_at: datetime) -> list[Emitted]:
         """A fired timer is only a wake-up call: what is due is recomputed from the state."""
+        if clock_name == FOLLOWUP_TIMER:
+            return [Emitted(at, p, k) for at, p, k in followups.due(t.followups, due_at, self.engine.calendar)]
         clock = t.clocks.get(clock_name)
         return [] if clock is None else self.engine.due(clock, due_at)

@@ -9,6 +9,8 @@ from .contacts import Attachment, ContactReceived, Customer
 from .dead_letters import DeadLettered
 from .notifications import NotificationFailed, NotificationRequested, NotificationSent
 from .sla import (
+    FollowUpDue,
+    FollowUpExhausted,
     SlaBreached,
     SlaCancelled,
     SlaExempted,
@@ -44,6 +46,8 @@ __all__ = [
     "DeadLettered",
     "Envelope",
     "Event",
+    "FollowUpDue",
+    "FollowUpExhausted",
     "MessageAdded",
     "NotificationFailed",
     "NotificationRequested",

@@ -107,3 +107,28 @@ class SlaRetargeted(_ClockEvent):
     target: Target
     previous_deadline: AwareDatetime | None
     rule: Literal["retarget", "restart", "stricter"]
+
+
+@event
+class FollowUpDue(Payload):
+    """001 §3.5: a ticket waits on the customer with no answer by the next working day -> a follow-up
+    call (Zadarma, not WhatsApp); 001 §3.4.1 No.6: a suspension's 7-day notice is due."""
+
+    event_type = "followup.due"
+    version = 1
+
+    kind: Literal["llamada_seguimiento", "aviso_baja"]
+    attempt: int = Field(ge=1)
+    due_at: AwareDatetime
+    waiting_since: AwareDatetime | None = None
+
+
+@event
+class FollowUpExhausted(Payload):
+    """001 §3.5: two follow-up attempts went unanswered -> the commercial area asks for contact data."""
+
+    event_type = "followup.exhausted"
+    version = 1
+
+    attempts: int = Field(ge=1)
+    waiting_since: AwareDatetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -15,9 +15,18 @@ from nats.js import JetStreamContext
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
-from shared.schemas import Area, Priority, TicketClassified, TicketMerged, TicketType, make_event
+from shared.schemas import (
+    Area,
+    Priority,
+    Status,
+    StatusChanged,
+    TicketClassified,
+    TicketMerged,
+    TicketType,
+    make_event,
+)
 
-from .helpers import contact, events, eventually
+from .helpers import contact, events, eventually, outbox
 
 
 async def _publish(guardia: Running, ticket: str, payload: object) -> None:
@@ -102,3 +111,29 @@ async def _of(js: JetStreamContext, ticket: str, event_type: str) -> list[dict[s
 
 async def _has(js: JetStreamContext, ticket: str, event_type: str) -> bool:
     return bool(await _of(js, ticket, event_type))
+
+
+async def test_a_silent_customer_gets_two_follow_up_calls_then_the_commercial_area(
+    guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    body = contact("buenas, no me deja facturar", channel="whatsapp", pid="wamid.silent")
+    ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
+    await eventually(lambda: _has(js, ticket, "ticket.assigned"), what="the assignment")
+    # the agent asked for information ten days ago (event time) and the customer never answered
+    waiting = make_event(StatusChanged(status=Status.en_proceso_del_solicitante, by="ana"), tenant="navegasoft",
+                         occurred_at=datetime.now(UTC) - timedelta(days=10), producer="agent", ticket_id=UUID(ticket))
+    await guardia.services["intake"].publish([waiting])
+    escalated = await eventually(lambda: _of(js, ticket, "ticket.escalated"), what="the commercial area")
+    assert escalated[0]["data"]["to_level"] == "area_comercial"
+    assert escalated[0]["data"]["reason"] == "customer_unreachable"
+    calls = [d["data"]["attempt"] for d in await _of(js, ticket, "followup.due")]
+    assert calls == [1, 2]
+    tasks = await eventually(lambda: _async([n for n in outbox(guardia.settings.outbox_path)
+                                             if n["kind"] == "followup_call"]), what="the call tasks")
+    await asyncio.sleep(1)
+    tasks = [n for n in outbox(guardia.settings.outbox_path) if n["kind"] == "followup_call"]
+    assert len(tasks) == 2 and "Zadarma" in tasks[0]["body"]
+
+
+async def _async(value: list[dict[str, object]]) -> list[dict[str, object]]:
+    return value

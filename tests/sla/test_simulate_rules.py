@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from guardia.policy import TenantPolicy, load_policy_file
-from guardia.policy import Policies
+from guardia.policy import Policies, TenantPolicy, load_policy_file
 from services.sla_watch.engine import Engine
 from services.sla_watch.simulate import parse_timeline, simulate
 
