@@ -80,7 +80,7 @@ async def armed(url: str, n: int, pid: int, store: Path) -> None:
 async def live(url: str, m: int, data_dir: Path) -> None:
     settings = Settings(nats_url=url, data_dir=data_dir, http_port=0, log_level="WARNING")
     delays: list[float] = []
-    async with running(("sla_watch",), settings) as state:
+    async with running(("sla_watch",), settings):
         nc = await nats.connect(url)
         js = nc.jetstream()
 
@@ -91,7 +91,6 @@ async def live(url: str, m: int, data_dir: Path) -> None:
                 delays.append((received - datetime.fromisoformat(doc["occurred_at"])).total_seconds())
 
         await nc.subscribe("ev.*.sla.warning", cb=on_warning)
-        rt = state.services["sla_watch"]
         now = datetime.now(UTC)
         for i in range(m):
             # problema, 24 h: its 50 % instant is opened + 12 h; put it 3-20 s ahead

@@ -152,6 +152,40 @@ def health(
     console.print(f"{service}: alive ({age:.1f}s ago)")
 
 
+@app.command()
+def normalize(
+    files: Annotated[list[Path], typer.Argument(help="Raw payload files, exactly as the provider posts them.")],
+    channel: Annotated[str, typer.Option(help="whatsapp, telegram, email, mailgun, sendgrid, zadarma, twilio-voice, "
+                                              "twilio-sms, twilio-recording, crisp, tawkto, webform")],
+    header: Annotated[list[str] | None, typer.Option(help="'Name: value', repeatable (signatures, Content-Type).")]
+    = None,
+    url: Annotated[str | None, typer.Option(help="The public URL the provider called (Twilio signs it).")] = None,
+) -> None:
+    """Run a channel's normalizer offline: one JSON line per file with outcome, reason and contacts."""
+    from services.intake.channels.base import RawRequest
+    from services.intake.webhooks import BY_CHANNEL, channel_config
+
+    hook = BY_CHANNEL.get(channel)
+    if hook is None:
+        raise typer.BadParameter(f"unknown channel {channel!r}; one of {', '.join(BY_CHANNEL)}")
+    headers: dict[str, str] = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"--header {item!r}: expected 'Name: value'")
+        headers[name.strip()] = value.strip()
+    settings = _settings()
+    config = channel_config(settings)
+    target = url or f"{config.public_base_url}{hook.path}"
+    for path in files:
+        request = RawRequest(body=path.read_bytes(), headers=headers, url=target)
+        result = hook.normalize(request, config)
+        typer.echo(json.dumps({
+            "file": str(path), "outcome": result.outcome, "reason_code": result.reason_code,
+            "reason": result.reason, "contacts": [c.model_dump(mode="json") for c in result.contacts],
+        }, ensure_ascii=False))
+
+
 @sla_app.command("simulate")
 def sla_simulate(
     timeline: Annotated[Path, typer.Argument(help="JSON lines: opened, classified, status, message, merged.")],

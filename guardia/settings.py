@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Channel accounts of the default tenant (issue: intake takes every channel's real payloads).
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    telegram_secret_token: str | None = None
+    crisp_secret: str | None = None
+    tawkto_secret: str | None = None
+    zadarma_secret: str | None = None
+    zadarma_timezone: str = Field(default="America/Bogota", description="IANA zone of the PBX's call_start.")
+    twilio_auth_token: str | None = None
+    mailgun_signing_key: str | None = None
+    sendgrid_token: str | None = None
+    webform_secret: str | None = None
+    public_base_url: str = Field(default="", description="How providers reach the gateway (Twilio signs it).")
+    webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 
     @field_validator("nats_url", mode="before")

@@ -6,6 +6,8 @@
 | POST   | /v1/tickets/{id}/status       | an agent moves a ticket between the 001 stages      |
 | GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
 | GET    | /healthz                      | liveness and the NATS connection                    |
+| POST   | /webhooks/<provider>          | WhatsApp, Telegram, e-mail (raw, Mailgun, SendGrid),|
+|        |                               | Zadarma, Twilio, Crisp, Tawk.to, web form (webhooks.py) |
 
 Every rejection answers 4xx with a reason code and the fields at fault, and keeps the raw bytes
 and headers in the dead letters (design.md invariant 3).
@@ -21,17 +23,22 @@ import structlog
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import Status
 
+from . import webhooks
+from .channels.base import RawRequest
 from .rules import ContactIn
 from .state import IntakeState
 
 log = structlog.get_logger("guardia.gateway")
+
+#: multipart e-mails and forms carry attachments; JSON webhooks are held to 1 MiB by their normalizers
+WEBHOOK_MAX_BYTES = 25 * 1024 * 1024
 
 
 class Rejection(Exception):
@@ -67,13 +74,14 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             body["problems"] = rej.problems
         return JSONResponse(body, status_code=rej.status)
 
-    async def read_body(request: Request) -> bytes:
+    async def read_body(request: Request, limit: int | None = None) -> bytes:
         """The raw bytes, up to the limit (a larger body keeps its first bytes for the dead letters)."""
+        limit = limit or settings.max_body_bytes
         raw = b""
         async for chunk in request.stream():
             raw += chunk
-            if len(raw) > settings.max_body_bytes:
-                raise Rejection(413, "payload_too_large", f"body is over {settings.max_body_bytes} bytes", raw=raw)
+            if len(raw) > limit:
+                raise Rejection(413, "payload_too_large", f"body is over {limit} bytes", raw=raw[: limit + 1])
         return raw
 
     def parse_json(request: Request, raw: bytes) -> Any:
@@ -152,6 +160,46 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_id": str(ev.event_id), "status": status.value}, status_code=202)
 
+    config = webhooks.channel_config(settings)
+    if open_channels := webhooks.unverified(config):
+        log.warning("webhooks_not_verified", channels=open_channels,
+                    hint="set their GUARDIA_*_SECRET/TOKEN before exposing these endpoints")
+
+    def webhook_route(hook: webhooks.Webhook) -> Route:
+        async def receive(request: Request) -> Response:
+            raw = b""
+            tenant = settings.default_tenant
+            try:
+                raw = await read_body(request, WEBHOOK_MAX_BYTES)
+                query = f"?{request.url.query}" if request.url.query else ""
+                public = config.public_base_url
+                url = f"{public}{request.url.path}{query}" if public else str(request.url)
+                raw_request = RawRequest(body=raw, headers=dict(request.headers), url=url, method=request.method,
+                                         query=dict(request.query_params))
+                if request.method == "GET":
+                    result = webhooks.run_get(hook, raw_request, config)
+                else:
+                    result = hook.normalize(raw_request, config)
+                if result.outcome == "reject":
+                    code = result.reason_code or "schema_violation"
+                    raise Rejection(webhooks.STATUS.get(code, 422), code, result.reason)
+            except Rejection as rej:
+                return await reject(request, rej.raw or raw, rej, tenant)
+            if result.reply is not None:
+                return PlainTextResponse(result.reply)
+            prefix = policies[tenant].intake.ticket_prefix
+            answers = []
+            for contact in result.contacts:
+                if result.outcome == "update":
+                    accepted = await state.update_contact(contact, tenant, prefix)
+                else:
+                    accepted = await state.accept_contact(contact, tenant, prefix)
+                answers.append({"ticket_id": str(accepted.ticket_id), "ticket_number": accepted.ticket_number,
+                                "contact_id": accepted.contact_id, "outcome": accepted.outcome})
+            return JSONResponse({"outcome": result.outcome, "reason": result.reason, "contacts": answers})
+
+        return Route(hook.path, receive, methods=list(hook.methods))
+
     async def healthz(request: Request) -> JSONResponse:
         connected = runtime.connected
         return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
@@ -159,6 +207,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
 
     return Starlette(
         routes=[
+            *(webhook_route(hook) for hook in webhooks.available()),
             Route("/v1/contacts", post_contact, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/status", post_status, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),

@@ -7,13 +7,25 @@ from the same customer on the same channel while their ticket is open is appende
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.schemas import Channel, ContactReceived, Customer, Event, MessageAdded, TicketOpened, make_event
+from shared.schemas import (
+    Channel,
+    ContactReceived,
+    ContactUpdated,
+    Customer,
+    Event,
+    MessageAdded,
+    TicketOpened,
+    make_event,
+)
 from shared.schemas.ids import derived_id, stable_uuid
+
+from .channels.base import CanonicalContact
+from .channels.text import hints
 
 PRODUCER = "intake"
 FUTURE_TOLERANCE = timedelta(hours=24)
@@ -49,15 +61,29 @@ class ContactIn(BaseModel):
         return self
 
 
-def contact_key(tenant: str, contact: ContactIn, received_at: datetime) -> str:
-    """The idempotency key: the provider's id, or a digest of the content when there is none."""
+def canonical_from_api(contact: ContactIn, received_at: datetime) -> CanonicalContact:
+    """The generic JSON contact in canonical form; with no provider id, a digest of its content."""
     ident = contact.provider_message_id
     if ident is None:
         digest = hashlib.sha256(
             "\x1f".join([contact.customer.key(), contact.subject, contact.text, received_at.isoformat()]).encode()
         ).hexdigest()[:32]
         ident = f"sha256:{digest}"
-    return f"{tenant}:{contact.channel.value}:{ident}"
+    return CanonicalContact(
+        channel=contact.channel, provider="api", provider_message_id=ident, customer=contact.customer,
+        subject=contact.subject, body_text=contact.text, received_at=received_at.astimezone(UTC),
+        hints=hints(f"{contact.subject}\n{contact.text}"),
+    )
+
+
+def canonical_key(tenant: str, contact: CanonicalContact) -> str:
+    """The idempotency key: tenant, channel and the provider's own message id."""
+    return f"{tenant}:{contact.channel.value}:{contact.provider_message_id}"
+
+
+def contact_key(tenant: str, contact: ContactIn, received_at: datetime) -> str:
+    """The idempotency key of a generic contact (see canonical_key)."""
+    return canonical_key(tenant, canonical_from_api(contact, received_at))
 
 
 def check_received_at(received_at: datetime, now: datetime) -> None:
@@ -65,9 +91,14 @@ def check_received_at(received_at: datetime, now: datetime) -> None:
         raise ValueError(f"received_at {received_at.isoformat()} is more than 24 h in the future")
 
 
-def thread_key(tenant: str, channel: Channel, customer: Customer) -> tuple[str, ...]:
-    """001: further messages of one customer on one channel belong to their open ticket."""
-    return (tenant, channel.value, customer.key())
+def thread_key(tenant: str, channel: Channel, customer: Customer, own: str = "") -> tuple[str, ...]:
+    """001: further messages of one customer on one channel belong to their open ticket.
+
+    A contact that names nobody (a hidden caller ID, an anonymous chat) is its own thread: `own`
+    (its provider thread or message id), never one shared ticket for every anonymous person.
+    """
+    key = customer.key()
+    return (tenant, channel.value, f"anonymous:{own}" if key == "anonymous" else key)
 
 
 def ticket_id_for(contact_id: str) -> UUID:
@@ -78,19 +109,36 @@ def ticket_number(prefix: str, sequence: int) -> str:
     return f"{prefix}-{sequence:06d}"
 
 
-def contact_event(tenant: str, contact: ContactIn, contact_id: str, received_at: datetime) -> Event:
+def contact_event(tenant: str, contact: ContactIn | CanonicalContact, contact_id: str, received_at: datetime) -> Event:
+    c = contact if isinstance(contact, CanonicalContact) else canonical_from_api(contact, received_at)
     payload = ContactReceived(
         contact_id=contact_id,
-        channel=contact.channel,
-        provider_message_id=contact.provider_message_id or contact_id.rsplit(":", 1)[-1],
-        customer=contact.customer,
-        subject=contact.subject,
-        body_text=contact.text,
+        channel=c.channel,
+        provider_message_id=c.provider_message_id,
+        customer=c.customer,
+        subject=c.subject,
+        body_text=c.body_text,
         received_at=received_at,
-        thread_key=":".join(thread_key(tenant, contact.channel, contact.customer)[1:]),
+        attachments=c.attachments,
+        is_reply=c.is_reply,
+        thread_key=c.thread_key or ":".join(thread_key(tenant, c.channel, c.customer, c.provider_message_id)[1:]),
+        hints=c.hints,
     )
     eid = derived_id(received_at, "contact", contact_id)
     return make_event(payload, tenant=tenant, occurred_at=received_at, producer=PRODUCER, event_id=eid)
+
+
+def updated_event(tenant: str, contact: CanonicalContact, contact_id: str, ticket_id: UUID) -> Event:
+    """A later event about a known contact (edited message, end of a call, its recording)."""
+    payload = ContactUpdated(
+        contact_id=contact_id, channel=contact.channel, provider_message_id=contact.provider_message_id,
+        raw_event=contact.raw_event, body_text=contact.body_text, attachments=contact.attachments,
+        customer=contact.customer, received_at=contact.received_at,
+    )
+    eid = derived_id(contact.received_at, "update", contact_id, contact.raw_event, contact.body_text,
+                     len(contact.attachments))
+    return make_event(payload, tenant=tenant, occurred_at=contact.received_at, producer=PRODUCER,
+                      ticket_id=ticket_id, event_id=eid)
 
 
 def opened_event(contact: Event, ticket_id: UUID, number: str) -> Event:

@@ -27,8 +27,9 @@ from shared.schemas import Event, Status, StatusChanged, make_event
 from shared.schemas.ids import derived_id, new_event_id
 
 from . import rules
+from .channels.base import CanonicalContact
 
-Outcome = Literal["opened", "appended", "duplicate"]
+Outcome = Literal["opened", "appended", "duplicate", "updated"]
 
 
 @dataclass(frozen=True)
@@ -44,19 +45,27 @@ class IntakeState:
         self.rt = runtime
 
     async def accept_contact(
-        self, contact: rules.ContactIn, tenant: str, prefix: str, now: datetime | None = None
+        self, contact: rules.ContactIn | CanonicalContact, tenant: str, prefix: str, now: datetime | None = None
     ) -> Accepted:
+        """A new contact: dedup by provider id, then the customer's open ticket or a new one."""
         now = now or datetime.now(UTC)
-        received_at = contact.received_at or now
+        if isinstance(contact, rules.ContactIn):
+            contact = rules.canonical_from_api(contact, contact.received_at or now)
+        received_at = contact.received_at
         rules.check_received_at(received_at, now)
-        contact_id = rules.contact_key(tenant, contact, received_at)
+        contact_id = rules.canonical_key(tenant, contact)
         contacts = self.rt.buckets["intake_contacts"]
         known = await read(contacts, kv_key("c", contact_id))
         if known.value is not None:
+            if contact.raw_event and contact.raw_event != known.value.get("raw_event", contact.raw_event):
+                # the same call or chat seen again through another event (a missed call's NOTIFY_END
+                # after its NOTIFY_START): news about the contact, not a retry
+                return await self.update_contact(contact, tenant, prefix)
             return Accepted("duplicate", UUID(known.value["ticket_id"]), known.value["ticket_number"], contact_id)
 
         received = rules.contact_event(tenant, contact, contact_id, received_at)
-        tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer))
+        own = contact.thread_key or contact.provider_message_id
+        tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer, own))
         ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
         if opener:
             follow = rules.opened_event(received, ticket_id, number)
@@ -70,9 +79,24 @@ class IntakeState:
                        "thread": tkey, "status": Status.nuevo.value, "opened_at": received_at.isoformat()}),
             )
         await contacts.put(
-            kv_key("c", contact_id), _json({"ticket_id": str(ticket_id), "ticket_number": number})
+            kv_key("c", contact_id),
+            _json({"ticket_id": str(ticket_id), "ticket_number": number, "raw_event": contact.raw_event}),
         )
         return Accepted("opened" if opener else "appended", ticket_id, number, contact_id)
+
+    async def update_contact(self, contact: CanonicalContact, tenant: str, prefix: str) -> Accepted:
+        """A provider's later event about a contact (edit, call end, recording). Unknown contact: a new
+        one (e.g. a missed call whose start was never notified)."""
+        contact_id = rules.canonical_key(tenant, contact)
+        known = await read(self.rt.buckets["intake_contacts"], kv_key("c", contact_id))
+        if known.value is None:
+            return await self.accept_contact(contact, tenant, prefix)
+        ticket_id = UUID(known.value["ticket_id"])
+        await self.rt.publish([rules.updated_event(tenant, contact, contact_id, ticket_id)])
+        if contact.raw_event and known.value.get("raw_event") != contact.raw_event:
+            await self.rt.buckets["intake_contacts"].put(
+                kv_key("c", contact_id), _json({**known.value, "raw_event": contact.raw_event}))
+        return Accepted("updated", ticket_id, known.value["ticket_number"], contact_id)
 
     async def _reserve_thread(
         self, tkey: str, contact_id: str, tenant: str, prefix: str

@@ -66,3 +66,21 @@ class ContactReceived(Payload):
     hints: dict[str, list[str]] = Field(default_factory=dict)
 
 
+
+
+@event
+class ContactUpdated(Payload):
+    """A later provider event about a contact already received: an edited message, a call's end,
+    its recording, a chat transcript. Published on the ticket the contact went to."""
+
+    event_type = "contact.updated"
+    version = 1
+
+    contact_id: str
+    channel: Channel
+    provider_message_id: str
+    raw_event: str = ""
+    body_text: str = Field(default="", max_length=100_000)
+    attachments: tuple[Attachment, ...] = ()
+    customer: Customer | None = None
+    received_at: AwareDatetime

@@ -184,7 +184,7 @@ def test_a_contact_without_provider_id_uses_its_digest_as_provider_id() -> None:
     c = contact(provider_message_id=None)
     key = contact_key("navegasoft", c, NOW)
     payload = contact_event("navegasoft", c, key, NOW).payload
-    assert payload.provider_message_id == key.rsplit(":", 1)[-1]
+    assert payload.provider_message_id == key.split(":", 2)[-1]  # "sha256:<digest>"
 
 
 def test_opened_and_appended_events_derive_from_the_contact() -> None:
