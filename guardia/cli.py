@@ -112,12 +112,19 @@ def events(
     console.print(f"{len(docs)} events")
 
 
-@app.command("dead-letters")
+dead_letters_app = typer.Typer(help="What was rejected, where and why; re-feed one after a fix.")
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.callback(invoke_without_command=True)
 def dead_letters(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON envelope per line.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Show the rejected bytes too.")] = False,
 ) -> None:
     """List what was rejected, where, and why (GUARDIA_DLQ)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from guardia.bus.topology import DLQ
 
     docs = asyncio.run(_collect(DLQ, "dlq.>"))
@@ -125,15 +132,63 @@ def dead_letters(
         for doc in docs:
             typer.echo(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table("at", "tenant", "source", "reason_code", "reason", box=None)
+    table = Table("id", "at", "tenant", "source", "reason_code", "reason", box=None)
     for doc in docs:
         data: dict[str, object] = doc["data"]  # type: ignore[assignment]
-        table.add_row(str(doc["occurred_at"])[:19], str(doc["tenant"]), str(data["source"]),
+        table.add_row(str(doc["event_id"]), str(doc["occurred_at"])[:19], str(doc["tenant"]), str(data["source"]),
                       str(data["reason_code"]), str(data["reason"])[:100])
         if raw:
-            table.add_row("", "", "", "raw", base64.b64decode(str(data["raw_base64"])).decode(errors="replace")[:300])
+            table.add_row("", "", "", "", "raw",
+                          base64.b64decode(str(data["raw_base64"])).decode(errors="replace")[:300])
     console.print(table)
     console.print(f"{len(docs)} dead letters")
+
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    letter_id: Annotated[str, typer.Argument(help="The dead letter's id (as listed), or a unique prefix.")],
+    url: Annotated[str | None, typer.Option(help="Gateway of a running guardia (default: from settings).")] = None,
+) -> None:
+    """Re-feed one dead letter after a fix: gateway rejects are posted again to the same endpoint with their
+    original headers; consumer rejects are published again on their subject."""
+    import httpx
+
+    from guardia.bus.topology import DLQ, EVENTS, INTAKE, TIMERS
+    from guardia.runner import resolve_nats_url
+
+    settings = _settings()
+    docs = asyncio.run(_collect(DLQ, "dlq.>"))
+    matches = [d for d in docs if str(d["event_id"]).startswith(letter_id)]
+    if len(matches) != 1:
+        console.print(f"[red]{len(matches)} dead letters match {letter_id!r}[/red]")
+        raise typer.Exit(1)
+    data: dict[str, object] = matches[0]["data"]  # type: ignore[assignment]
+    body = base64.b64decode(str(data["raw_base64"]))
+    source = str(data["source"])
+    if source.startswith("gateway "):
+        method, path = source.removeprefix("gateway ").split(" ", 1)
+        headers = {k: v for k, v in dict(data.get("headers") or {}).items()  # type: ignore[call-overload]
+                   if k.lower() not in ("content-length", "host", "transfer-encoding")}
+        base = url or f"http://{settings.http_host}:{settings.http_port}"
+        response = httpx.request(method, base + path, content=body, headers=headers, timeout=30)
+        console.print(f"{method} {path} -> {response.status_code} {response.text[:300]}")
+        raise typer.Exit(0 if response.status_code < 400 else 1)
+    subject = str(data.get("subject") or "")
+    stream = {"ev": EVENTS, "intake": INTAKE, "timer": TIMERS}.get(subject.split(".", 1)[0])
+    if stream is None:
+        console.print(f"[red]cannot re-feed {source}: no subject recorded[/red]")
+        raise typer.Exit(1)
+
+    async def republish() -> None:
+        nc = await nats.connect(resolve_nats_url(settings))
+        try:
+            await nc.jetstream().publish(subject, body, stream=stream,
+                                         headers={"Nats-Msg-Id": f"retry-{matches[0]['event_id']}"})
+        finally:
+            await nc.close()
+
+    asyncio.run(republish())
+    console.print(f"published again on {subject}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,3 +119,27 @@ async def test_whatsapp_subscription_check_answers_the_challenge(signed_settings
 async def _at_least(js: JetStreamContext, n: int) -> list[dict[str, Any]] | None:
     found = await dead_letters(js)
     return found if len(found) >= n else None
+
+
+async def test_a_dead_letter_is_re_fed_after_the_fix_with_dead_letters_retry(
+    signed_settings: Settings, js: JetStreamContext
+) -> None:
+    from typer.testing import CliRunner
+
+    from guardia.cli import app as cli
+
+    path, body, headers = _request("webform", "basic.form", {})
+    wrong = signed_settings.model_copy(update={"webform_secret": "a-secret-nobody-signed-with"})
+    async with running(("intake",), wrong) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
+        assert (await http.post(path, content=body, headers=headers)).status_code == 401
+    letters = await eventually(lambda: dead_letters(js), what="the dead letter")
+    assert letters[0]["data"]["reason_code"] == "invalid_signature"
+
+    async with running(("intake",), signed_settings) as guardia:  # the operator fixed the secret
+        env = {"NATS_URL": guardia.settings.nats_url or "", "GUARDIA_HTTP_PORT": str(guardia.settings.http_port)}
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["dead-letters", "retry",
+                                                                   letters[0]["event_id"][:13]], env=env)
+        assert result.exit_code == 0, result.output
+        assert "-> 200" in result.output
+        contacts = await eventually(lambda: events(js, subject="ev.*.contact.received"), what="the contact")
+    assert contacts[0]["data"]["channel"] == "webform"
