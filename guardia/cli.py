@@ -20,6 +20,13 @@ app = typer.Typer(help="guardia: every customer contact becomes a tracked, class
                   no_args_is_help=True)
 schemas_app = typer.Typer(help="The versioned event catalogue.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+def _register_classify() -> None:
+    from guardia.commands.classify import classify_command
+
+    app.command("classify")(classify_command)
+
+
+_register_classify()
 sla_app = typer.Typer(help="SLA clocks: simulate a timeline, explain a live ticket.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
 console = Console()

@@ -8,15 +8,22 @@ streams and buckets (works the same on both).
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.settings import Settings
+
+# CI runs the property tests with a fixed seed, so a red run can be replayed; developers explore freely.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def _docker_engine_available() -> bool:

@@ -1,9 +1,17 @@
-"""Spanish text normalization for matching: case, accents, punctuation, spacing."""
+"""Spanish text normalization for matching: case, accents, punctuation, spacing, spelling variants.
+
+`normalize` folds case and accents and keeps words, digits and '?'. `respell` then rewrites whole words
+with the vocabulary's `spelling` map (chat abbreviations and frequent typos: "xq" -> "porque",
+"fatura" -> "factura"), so one phrase in the vocabulary matches every way customers write it.
+`phrase_pattern` matches a phrase as whole words, with the plural of its last word ("factura" also
+finds "facturas", "resolucion" finds "resoluciones").
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 _NON_WORD = re.compile(r"[^a-z0-9?ñ]+")
 
@@ -15,9 +23,65 @@ def normalize(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", stripped.replace("?", " ? ")).split())
 
 
+def respell(norm: str, spelling: Mapping[str, str]) -> str:
+    """Replace whole normalized words by their canonical spelling ('q' -> 'que'); other words stay."""
+    if not spelling:
+        return norm
+    return " ".join(spelling.get(word, word) for word in norm.split(" "))
+
+
+def _plural(word: str) -> str:
+    """A regex for a normalized Spanish word and its plural: factura(s), resolucion(es), pais(es)."""
+    w = re.escape(word)
+    if word.isdigit() or len(word) < 3:
+        return w
+    if word.endswith("z"):
+        return f"{re.escape(word[:-1])}(?:z|ces)"
+    if word.endswith(("a", "e", "i", "o", "u")):
+        return f"{w}s?"
+    if word.endswith("s"):
+        return w
+    return f"{w}(?:es)?"
+
+
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """Whole-word match of a normalized phrase; a trailing stem like 'rechaz' matches its forms."""
+    """Whole-word match of a normalized phrase and the plural of its last word.
+
+    A short stem that ends like 'rechaz' matches all its forms (rechaza, rechazo, rechazadas).
+    """
     norm = normalize(phrase)
     if len(norm) <= 6 and " " not in norm and norm.endswith(("z", "c")):
         return re.compile(rf"\b{re.escape(norm)}\w*")
-    return re.compile(rf"\b{re.escape(norm)}\b")
+    if not norm:
+        return re.compile(r"(?!x)x")  # an empty phrase matches nothing
+    *head, last = norm.split(" ")
+    body = "".join(f"{re.escape(w)} " for w in head) + _plural(last)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+
+
+class PhraseList:
+    """A list of phrases matched on one text. A phrase's regex only runs when its first word is in the text."""
+
+    def __init__(self, phrases: tuple[str, ...] | list[str]) -> None:
+        self.phrases = tuple(phrases)
+        self._each: list[tuple[str, tuple[str, ...], bool, re.Pattern[str]]] = []
+        for p in self.phrases:
+            norm = normalize(p)
+            words = norm.split(" ")
+            first = words[0]
+            stem = len(norm) <= 6 and len(words) == 1 and norm.endswith(("z", "c"))
+            forms = (first, f"{first}s", f"{first}es", f"{first[:-1]}ces") if len(words) == 1 else (first,)
+            self._each.append((p, forms, stem, phrase_pattern(p)))
+
+    def hits(self, norm: str) -> list[str]:
+        words = set(norm.split(" "))
+        out = []
+        for phrase, forms, stem, pattern in self._each:
+            if stem:
+                if not any(w.startswith(forms[0]) for w in words):
+                    continue
+            elif not any(f in words for f in forms):
+                continue
+            if pattern.search(norm):
+                out.append(phrase)
+        return out

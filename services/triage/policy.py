@@ -1,7 +1,9 @@
 """triage's part of the tenant policy: the vocabulary its first rule set matches.
 
 The built-in Spanish vocabulary (vocabulary_es.yaml) is the base; a tenant's `triage.vocabulary`
-adds phrases to any list (README: "Adding vocabulary").
+adds phrases to any list (README: "Adding vocabulary"). The same merged vocabulary feeds the hard rules
+(rules.py) and the statistical model's rule features (model.py), so a tenant's phrases act at once as
+rules and, on retraining, as model features.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ BASE_VOCABULARY = Path(__file__).with_name("vocabulary_es.yaml")
 class Vocabulary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    spelling: dict[str, str] = Field(default_factory=dict, description="word -> canonical word (typos, chat).")
     not_a_request: tuple[str, ...] = ()
     types: dict[TicketType, tuple[str, ...]] = Field(default_factory=dict)
     priority: dict[str, tuple[str, ...]] = Field(default_factory=dict)

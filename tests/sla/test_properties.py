@@ -79,6 +79,10 @@ def test_business_deadlines_always_fall_inside_working_time(lines: list[dict[str
 def _business(record: dict[str, Any], lines: list[dict[str, Any]]) -> bool:
     """Was the ticket's last classification before this record of a business-time type (not urgent)?"""
     at = datetime.fromisoformat(record["at"])
+    same_instant = [x for x in lines if x["ticket_id"] == record["ticket_id"] and x["type"] == "classified"
+                    and datetime.fromisoformat(x["at"]) == at]
+    if len(same_instant) > 1:
+        return False  # several classifications at one instant: which one produced the record is ambiguous here
     last = None
     for line in lines:
         if line["ticket_id"] == record["ticket_id"] and line["type"] == "classified" and \

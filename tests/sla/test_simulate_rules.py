@@ -221,3 +221,9 @@ def test_started_is_emitted_once_per_clock_and_every_event_carries_the_deadline_
                                                                                      "resuelto")])
     assert events(out).count("started") == 1
     assert all(o["deadline"] == "2026-12-03T09:00:00-05:00" for o in out if o["event"] != "paused")
+
+
+def test_a_start_on_a_colombian_monday_holiday_counts_from_tuesday_opening() -> None:
+    # Sun 1 Nov 2026 19:00; Mon 2 Nov is All Saints' Day (moved to Monday in Colombia)
+    out = run([opened("2026-11-01T19:00:00-05:00"), classified("2026-11-01T19:00:00-05:00", "solicitud")])
+    assert first(out, "started")["deadline"] == "2026-11-06T08:00:00-05:00"

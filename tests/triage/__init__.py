@@ -1,0 +1,1 @@
+"""Triage: seed rules over the statistical model, the corpus accuracy, `guardia classify`."""
