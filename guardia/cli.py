@@ -27,6 +27,45 @@ def _register_classify() -> None:
 
 
 _register_classify()
+triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
+app.add_typer(triage_app, name="triage")
+
+
+@triage_app.command("corrections")
+def triage_corrections(
+    output: Annotated[Path | None, typer.Option(help="Append to this JSON-lines file (default: print).")] = None,
+) -> None:
+    """Export agents' corrections as labeled corpus lines, for the next training (README: retraining)."""
+    from guardia.bus.state import read
+    from guardia.bus.topology import bucket
+    from guardia.runner import resolve_nats_url
+
+    async def collect() -> list[dict[str, object]]:
+        nc = await nats.connect(resolve_nats_url(_settings()))
+        try:
+            kv = await bucket(nc.jetstream(), "triage_corrections")
+            try:
+                keys = await kv.keys()
+            except Exception:  # nats-py raises NoKeysError on an empty bucket
+                return []
+            return [value for key in keys if (value := (await read(kv, key)).value) is not None]
+        finally:
+            await nc.close()
+
+    rows = asyncio.run(collect())
+    lines = [json.dumps({"id": f"correction-{r['id']}", "text": r["text"], "channel": r["channel"],
+                         "type": r["type"], "priority": r["priority"], "area": r["area"],
+                         "categories": r["categories"], "abusive": False, "playbook": None,
+                         "note": f"agent {r['by']}: {r['reason']}"}, ensure_ascii=False) for r in rows]
+    if output is None:
+        for line in lines:
+            typer.echo(line)
+        return
+    with output.open("a", encoding="utf-8") as fh:
+        fh.writelines(line + "\n" for line in lines)
+    console.print(f"{len(lines)} corrections appended to {output}")
+
+
 sla_app = typer.Typer(help="SLA clocks: simulate a timeline, explain a live ticket.", no_args_is_help=True)
 app.add_typer(sla_app, name="sla")
 console = Console()

@@ -51,7 +51,8 @@ BUCKETS = {
     "intake_threads": "intake",  # customer + channel -> open ticket
     "intake_tickets": "intake",  # ticket id -> its number, status, customer
     "intake_counters": "intake",  # per-tenant ticket number sequence
-    "triage_tickets": "triage",  # ticket id -> its current classification
+    "triage_tickets": "triage",  # ticket id -> its customer text and current classification
+    "triage_corrections": "triage",  # ticket id -> an agent's corrected labels (training data)
     "sla_clocks": "sla_watch",  # ticket id -> its clocks (engine state)
     "escalation_state": "escalation",  # committee count, per-ticket escalation level
     "notify_tickets": "notify",  # ticket id -> what notify needs to address and render

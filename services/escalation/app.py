@@ -46,11 +46,24 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         key = kv_key("ticket", event.ticket_id)
         entry = await read(kv, key)
         record = entry.value or {"number": "", "route": None}
+        out: list[Event] = []
         if record.get("route") is None:
             ctx.staged.put(kv, key, {**record, "classified": c.model_dump(mode="json")}, entry.revision)
+        else:
+            # reclassified after assignment: a new type or a new urgency re-routes by the matrix (001 §3.5)
+            old = TicketRoute.model_validate(record["route"])
+            new_type = c.ticket_type.value if c.ticket_type else None
+            became_urgent = c.priority.value == "urgente" and old.priority != "urgente"
+            if new_type != old.ticket_type or became_urgent:
+                route, assigned, escalations = route_for(policies[event.tenant].escalation, c)
+                assigned = assigned.model_copy(update={"reason": f"reclasificado: {assigned.reason}"})
+                out.append(event.derive(assigned, producer=PRODUCER))
+                out += [event.derive(e, producer=PRODUCER, key=i) for i, e in enumerate(escalations)]
+                ctx.staged.put(kv, key, {**record, "classified": c.model_dump(mode="json"),
+                                         "route": route.model_dump()}, entry.revision)
         if counts_for_committee(policies[event.tenant].escalation.committee, c):
-            return await count_for_committee(event, ctx, record["number"])
-        return []
+            out += await count_for_committee(event, ctx, record["number"])
+        return out
 
     @rt.handles("sla.started", "sla.exempted")
     async def on_clock_decided(event: Event, ctx: Context) -> list[Event]:

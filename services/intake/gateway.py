@@ -4,6 +4,7 @@
 | ------ | ----------------------------- | --------------------------------------------------- |
 | POST   | /v1/contacts                  | a generic JSON contact -> 202 with the ticket id    |
 | POST   | /v1/tickets/{id}/status       | an agent moves a ticket between the 001 stages      |
+| POST   | /v1/tickets/{id}/classification | an agent corrects type/priority/area/categories   |
 | GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
 | GET    | /healthz                      | liveness and the NATS connection                    |
 | POST   | /webhooks/<provider>          | WhatsApp, Telegram, e-mail (raw, Mailgun, SendGrid),|
@@ -16,6 +17,7 @@ and headers in the dead letters (design.md invariant 3).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +30,7 @@ from starlette.routing import Route
 
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import Status
+from shared.schemas import ReclassificationRequested, Status, make_event
 
 from . import webhooks
 from .channels.base import RawRequest
@@ -200,6 +202,29 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
 
         return Route(hook.path, receive, methods=list(hook.methods))
 
+    async def post_classification(request: Request) -> JSONResponse:
+        """An agent corrects type, priority, area or categories, with a reason (triage answers)."""
+        raw = b""
+        try:
+            raw = await read_body(request)
+            doc = parse_json(request, raw)
+            try:
+                ticket_id = UUID(request.path_params["ticket_id"])
+                fix = ReclassificationRequested.model_validate(doc)
+            except ValidationError as exc:
+                raise Rejection(422, "schema_violation", "invalid reclassification", problems_of(exc)) from exc
+            except ValueError as exc:
+                raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
+            record = await state.ticket(ticket_id)
+            if record is None:
+                return JSONResponse({"error": "not_found", "message": f"ticket {ticket_id} not found"}, 404)
+            ev = make_event(fix, tenant=record["tenant"], occurred_at=datetime.now(UTC), producer="intake",
+                            ticket_id=ticket_id)
+            await state.rt.publish([ev])
+        except Rejection as rej:
+            return await reject(request, rej.raw or raw, rej, settings.default_tenant)
+        return JSONResponse({"event_id": str(ev.event_id)}, status_code=202)
+
     async def healthz(request: Request) -> JSONResponse:
         connected = runtime.connected
         return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
@@ -210,6 +235,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             *(webhook_route(hook) for hook in webhooks.available()),
             Route("/v1/contacts", post_contact, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/status", post_status, methods=["POST"]),
+            Route("/v1/tickets/{ticket_id}/classification", post_classification, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]

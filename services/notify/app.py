@@ -78,6 +78,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         view = view.model_copy(update={"ticket_type": c.ticket_type.value if c.ticket_type else None,
                                        "priority": c.priority.value})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
+        if c.abusive:
+            return await requests(ctx, event, rules[event.tenant].on_abusive(event, view))
         return []
 
     @rt.handles("sla.started", "sla.exempted")

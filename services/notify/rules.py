@@ -169,6 +169,17 @@ class NotifyRules:
                              "seguimiento_llamada.txt.j2", f"[{view.number}] Llamada de seguimiento ({f.attempt}/2)",
                              values)
 
+    def on_abusive(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """003: insults or denigrating language end the attention, politely."""
+        address = customer_address(view)
+        if address is None:
+            return []
+        channel, to = address
+        return [NotificationRequested(
+            notification_id=f"{event.ticket_id}:cierre_respetuoso", kind="abusive_language_close",
+            audience="customer", channel=channel, to=to, subject=f"[{view.number}] Sobre tu caso",
+            body=render("cierre_respetuoso.txt.j2", **self._common(view)), template="cierre_respetuoso.txt.j2")]
+
     def on_committee(self, event: Event) -> list[NotificationRequested]:
         c = event.payload
         assert isinstance(c, CommitteeConvened)

@@ -1,37 +1,53 @@
 """triage — type, priority (= impact), area, categories and playbook for every ticket (001 §3.1-3.2).
 
-Subjects in:   ev.*.ticket.opened
+Subjects in:   ev.*.ticket.opened · ev.*.ticket.message_added · ev.*.ticket.reclassification_requested
 Subjects out:  ev.<t>.ticket.classified
-Handlers:      on_ticket_opened
-State:         KV triage_tickets: ticket id -> the classification it published (so a redelivered
-               ticket.opened is not classified twice, and a later message or correction has the
-               current decision to start from)
+Handlers:      on_ticket_opened, on_message_added (classify again on the customer's new words),
+               on_reclassification_requested (an agent's correction)
+State:         KV triage_tickets: ticket id -> its customer text and the classification in force (so a
+               redelivered event is not classified twice, and a new message or a correction starts
+               from the current decision); KV triage_corrections: ticket id -> the agent's labels and
+               reason, exported by `guardia triage corrections` as training data
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from guardia.bus.runtime import Context, ServiceRuntime
 from guardia.bus.state import read
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import Event, TicketClassified, TicketOpened
+from shared.schemas import (
+    Event,
+    MessageAdded,
+    Reason,
+    ReclassificationRequested,
+    TicketClassified,
+    TicketOpened,
+)
 
 from .rules import Classifier, Decision
 
 PRODUCER = "triage"
+MAX_TEXT = 20_000  # characters of customer text kept per ticket for re-classification
 
 
-def classified(decision: Decision, review_below: float) -> TicketClassified:
+def classified(decision: Decision, review_below: float, note: str = "") -> TicketClassified:
     return TicketClassified(
         ticket_type=decision.ticket_type, priority=decision.priority, area=decision.area,
         categories=decision.categories, playbook=decision.playbook, abusive=decision.abusive,
         confidence=decision.confidence, needs_review=decision.confidence < review_below,
-        reasons=decision.reasons, classifier=decision.classifier,
+        reasons=decision.reasons, classifier=decision.classifier, note=note,
     )
 
 
+def _labels(data: dict[str, Any]) -> tuple[Any, ...]:
+    return data.get("ticket_type"), data.get("priority"), data.get("area"), tuple(data.get("categories", ()))
+
+
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
-    rt = ServiceRuntime(PRODUCER, settings, buckets=("triage_tickets",))
+    rt = ServiceRuntime(PRODUCER, settings, buckets=("triage_tickets", "triage_corrections"))
     classifiers = {
         t: Classifier(policies[t].triage.merged_vocabulary(), policies[t].triage.review_below)
         for t in policies.tenants()
@@ -49,9 +65,67 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         classifier = classifiers[event.tenant]
         decision = classifier.classify(opened.subject, opened.text)
         out = event.derive(classified(decision, classifier.review_below), producer=PRODUCER)
-        ctx.staged.put(tickets, str(event.ticket_id), {"classified_event": str(out.event_id),
-                                                       "classification": out.envelope.data}, known.revision)
+        ctx.staged.put(tickets, str(event.ticket_id), {
+            "subject": opened.subject, "text": opened.text[:MAX_TEXT], "channel": opened.channel.value,
+            "classification": out.envelope.data, "by_agent": False, "seen": [str(event.event_id)],
+        }, known.revision)
         return [out]
 
-    rt.consume_events(subject="ev.*.ticket.opened")
+    @rt.handles("ticket.message_added")
+    async def on_message_added(event: Event, ctx: Context) -> list[Event]:
+        """The customer said more: classify the whole conversation again; publish only a change.
+        An agent's correction is never overridden by the model."""
+        message = event.payload
+        assert isinstance(message, MessageAdded)
+        tickets = ctx.kv("triage_tickets")
+        entry = await read(tickets, str(event.ticket_id))
+        if entry.value is None or message.author != "customer" or str(event.event_id) in entry.value["seen"]:
+            return []
+        record = dict(entry.value)
+        record["text"] = f"{record['text']}\n{message.text}"[-MAX_TEXT:]
+        record["seen"] = [*record["seen"][-50:], str(event.event_id)]
+        out: list[Event] = []
+        if not record["by_agent"]:
+            classifier = classifiers[event.tenant]
+            decision = classifier.classify(record["subject"], record["text"])
+            new = classified(decision, classifier.review_below, note="reclasificado por un nuevo mensaje del cliente")
+            if _labels(new.model_dump(mode="json")) != _labels(record["classification"]):
+                ev = event.derive(new, producer=PRODUCER)
+                record["classification"] = ev.envelope.data
+                out.append(ev)
+        ctx.staged.put(tickets, str(event.ticket_id), record, entry.revision)
+        return out
+
+    @rt.handles("ticket.reclassification_requested")
+    async def on_reclassification_requested(event: Event, ctx: Context) -> list[Event]:
+        """An agent corrects the decision: it is published as is, and kept as labeled data."""
+        fix = event.payload
+        assert isinstance(fix, ReclassificationRequested)
+        tickets = ctx.kv("triage_tickets")
+        entry = await read(tickets, str(event.ticket_id))
+        record = dict(entry.value or {"subject": "", "text": "", "channel": "", "seen": []})
+        if str(event.event_id) in record.get("seen", []):
+            return []
+        payload = TicketClassified(
+            ticket_type=fix.ticket_type, priority=fix.priority, area=fix.area, categories=fix.categories,
+            abusive=bool((record.get("classification") or {}).get("abusive", False)), confidence=1.0,
+            reasons=(Reason(rule="corrección del agente", detail=f"{fix.by}: {fix.reason}"),),
+            classifier=f"agent:{fix.by}", by="agent", note=fix.reason,
+        )
+        out = event.derive(payload, producer=PRODUCER)
+        record.update(classification=out.envelope.data, by_agent=True,
+                      seen=[*record.get("seen", [])[-50:], str(event.event_id)])
+        ctx.staged.put(tickets, str(event.ticket_id), record, entry.revision)
+        corrections = ctx.kv("triage_corrections")
+        previous = await read(corrections, str(event.ticket_id))
+        ctx.staged.put(corrections, str(event.ticket_id), {
+            "id": str(event.ticket_id), "tenant": event.tenant,
+            "text": f"{record['subject']}\n{record['text']}".strip(),
+            "channel": record.get("channel", ""), "type": fix.ticket_type.value if fix.ticket_type else None,
+            "priority": fix.priority.value, "area": fix.area.value, "categories": [c.value for c in fix.categories],
+            "by": fix.by, "reason": fix.reason, "at": event.occurred_at.isoformat(),
+        }, previous.revision)
+        return [out]
+
+    rt.consume_events(subject="ev.*.ticket.>")
     return rt

@@ -25,6 +25,7 @@ from .sla import (
 from .tickets import (
     MessageAdded,
     Reason,
+    ReclassificationRequested,
     StatusChanged,
     TicketAssigned,
     TicketClassified,
@@ -56,6 +57,7 @@ __all__ = [
     "Payload",
     "Priority",
     "Reason",
+    "ReclassificationRequested",
     "SchemaError",
     "SlaBreached",
     "SlaCancelled",

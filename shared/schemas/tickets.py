@@ -128,3 +128,18 @@ class TicketMerged(Payload):
     into_ticket_number: str = ""
     reason: str = ""
     undone: bool = False
+
+
+@event
+class ReclassificationRequested(Payload):
+    """An agent corrects triage's decision (with a reason); triage answers with `ticket.classified`."""
+
+    event_type = "ticket.reclassification_requested"
+    version = 1
+
+    ticket_type: TicketType | None
+    priority: Priority
+    area: Area
+    categories: tuple[Category, ...] = ()
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, description="Why: kept with the correction as labeled data.")
