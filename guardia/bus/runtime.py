@@ -91,6 +91,7 @@ class ServiceRuntime:
         # APScheduler runs the service's periodic jobs (design.md invariant 7); today the heartbeat.
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._consumers: list[tuple[str, ConsumerConfig]] = []
+        self._event_consumers: set[str] = set()
         self._nc: Client | None = None
 
     # -- declaration ---------------------------------------------------------------------------
@@ -114,6 +115,7 @@ class ServiceRuntime:
         break the per-ticket order (opened before classified) the handlers rely on.
         """
         self._subscribe(EVENTS, subject, durable or self.name, batch)(self._on_event_message)
+        self._event_consumers.add(durable or self.name)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -126,6 +128,11 @@ class ServiceRuntime:
         for name in self.bucket_names:
             self.buckets[name] = await bucket(self._js, name)
         for stream, config in self._consumers:
+            if config.durable_name in self._event_consumers:
+                # Only the event types this service handles reach it (stream order is kept across
+                # several filter subjects): no fetch-and-ack round trip for the others.
+                config.filter_subject = None
+                config.filter_subjects = sorted(f"ev.*.{t}" for t in self.handlers)
             # nats-facts.md: re-declaring a durable with a new config is silently ignored by a plain
             # subscribe; CONSUMER.CREATE with the name creates it or updates it explicitly.
             await self._js.add_consumer(stream, config=config)

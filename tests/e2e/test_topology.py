@@ -28,7 +28,8 @@ async def test_starting_twice_declares_the_same_topology_and_updates_changed_con
         consumers = {c.name: c for c in await js.consumers_info(EVENTS)}
         assert set(consumers) == {"intake", "triage", "sla_watch", "escalation", "notify"}
         assert all(c.config.max_deliver == 7 for c in consumers.values())
-        assert consumers["triage"].config.filter_subject == "ev.*.ticket.>"
+        assert consumers["triage"].config.filter_subjects == [
+        "ev.*.ticket.message_added", "ev.*.ticket.opened", "ev.*.ticket.reclassification_requested"]
         timers = {c.name for c in await js.consumers_info(TIMERS)}
         assert timers == {"sla_watch_timers"}
         buckets = {info.config.name for info in await js.streams_info() if info.config.name.startswith("KV_")}
