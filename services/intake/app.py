@@ -4,7 +4,8 @@ Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE
 Subjects out:  ev.<t>.contact.received · ev.<t>.ticket.opened · ev.<t>.ticket.message_added
                · ev.<t>.ticket.status_changed (agent commands) · dlq.<t>.intake
 Handlers:      on_raw_contact, on_status_changed; the gateway's routes
-State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters (state.py)
+State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters, intake_open and
+               intake_identities (open tickets per customer identity, for duplicates) (state.py)
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .gateway import problems_of
 from .rules import ContactIn
 from .state import IntakeState
 
-BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counters")
+BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counters", "intake_open",
+           "intake_identities")
 
 
 def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, IntakeState]:
@@ -64,6 +66,7 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
             return []
         ctx.staged.put(tickets, str(event.ticket_id), {**record.value, "status": change.status.value}, record.revision)
         if change.status.is_closed:
+            ctx.staged.delete(ctx.kv("intake_open"), str(event.ticket_id))  # no longer a merge target
             thread = await read(ctx.kv("intake_threads"), record.value["thread"])
             if thread.value is not None and thread.value["ticket_id"] == str(event.ticket_id):
                 ctx.staged.delete(ctx.kv("intake_threads"), record.value["thread"])

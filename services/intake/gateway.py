@@ -5,6 +5,7 @@
 | POST   | /v1/contacts                  | a generic JSON contact -> 202 with the ticket id    |
 | POST   | /v1/tickets/{id}/status       | an agent moves a ticket between the 001 stages      |
 | POST   | /v1/tickets/{id}/classification | an agent corrects type/priority/area/categories   |
+| POST   | /v1/tickets/{id}/merge/undo   | an agent undoes a duplicate merge (with a reason)   |
 | GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
 | GET    | /healthz                      | liveness and the NATS connection                    |
 | POST   | /webhooks/<provider>          | WhatsApp, Telegram, e-mail (raw, Mailgun, SendGrid),|
@@ -119,15 +120,11 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                                 [{"field": "received_at", "problem": str(exc)}]) from exc
         except Rejection as rej:
             return await reject(request, rej.raw or raw, rej, tenant if tenant in policies else settings.default_tenant)
-        return JSONResponse(
-            {
-                "ticket_id": str(accepted.ticket_id),
-                "ticket_number": accepted.ticket_number,
-                "contact_id": accepted.contact_id,
-                "outcome": accepted.outcome,
-            },
-            status_code=202,
-        )
+        answer = {"ticket_id": str(accepted.ticket_id), "ticket_number": accepted.ticket_number,
+                  "contact_id": accepted.contact_id, "outcome": accepted.outcome}
+        if accepted.merged_into is not None:
+            answer["merged_into"] = str(accepted.merged_into)
+        return JSONResponse(answer, status_code=202)
 
     async def get_ticket(request: Request) -> JSONResponse:
         try:
@@ -225,6 +222,29 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_id": str(ev.event_id)}, status_code=202)
 
+    async def post_undo_merge(request: Request) -> JSONResponse:
+        """001 §3.4.1 merges can be wrong: an agent undoes one, with a reason."""
+        raw = b""
+        try:
+            raw = await read_body(request)
+            doc = parse_json(request, raw)
+            if not isinstance(doc, dict) or not str(doc.get("reason") or "").strip():
+                raise Rejection(422, "schema_violation", "undoing a merge needs a reason",
+                                [{"field": "reason", "problem": "Field required"}])
+            try:
+                ticket_id = UUID(request.path_params["ticket_id"])
+            except ValueError as exc:
+                raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
+            try:
+                published = await state.undo_merge(ticket_id, str(doc.get("by") or "agent"), str(doc["reason"]))
+            except LookupError as exc:
+                return JSONResponse({"error": "not_found", "message": str(exc)}, 404)
+            except ValueError as exc:
+                return JSONResponse({"error": "conflict", "message": str(exc)}, 409)
+        except Rejection as rej:
+            return await reject(request, rej.raw or raw, rej, settings.default_tenant)
+        return JSONResponse({"event_ids": [str(e.event_id) for e in published]}, status_code=202)
+
     async def healthz(request: Request) -> JSONResponse:
         connected = runtime.connected
         return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
@@ -236,6 +256,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             Route("/v1/contacts", post_contact, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/status", post_status, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/classification", post_classification, methods=["POST"]),
+            Route("/v1/tickets/{ticket_id}/merge/undo", post_undo_merge, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]

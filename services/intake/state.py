@@ -23,13 +23,14 @@ from nats.js.errors import KeyWrongLastSequenceError
 
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.state import kv_key, read
-from shared.schemas import Event, Status, StatusChanged, make_event
+from shared.schemas import Event, NoteAdded, Status, StatusChanged, TicketMerged, TicketOpened, make_event
 from shared.schemas.ids import derived_id, new_event_id
 
 from . import rules
 from .channels.base import CanonicalContact
+from .duplicates import OpenTicket, customer_identities, find_duplicate, merge_note
 
-Outcome = Literal["opened", "appended", "duplicate", "updated"]
+Outcome = Literal["opened", "appended", "duplicate", "updated", "merged"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Accepted:
     ticket_id: UUID
     ticket_number: str
     contact_id: str
+    merged_into: UUID | None = None
 
 
 class IntakeState:
@@ -71,18 +73,113 @@ class IntakeState:
             follow = rules.opened_event(received, ticket_id, number)
         else:
             follow = rules.appended_event(received, ticket_id)
-        await self.rt.publish([received, follow])
+        merged_into: UUID | None = None
+        merge: list[Event] = []
         if opener:
+            merged_into, merge = await self._duplicate_of(follow, contact, tenant)
+        # one batch: the merge lands in the stream right behind the opening it cancels
+        await self.rt.publish([received, follow, *merge])
+        if opener:
+            await self._after_merge(merged_into, follow, contact, tenant)
             await self.rt.buckets["intake_tickets"].put(
                 str(ticket_id),
                 _json({"ticket_id": str(ticket_id), "ticket_number": number, "tenant": tenant,
-                       "thread": tkey, "status": Status.nuevo.value, "opened_at": received_at.isoformat()}),
+                       "thread": tkey, "opened_at": received_at.isoformat(),
+                       "status": (Status.cancelado if merged_into else Status.nuevo).value,
+                       "merged_into": str(merged_into) if merged_into else None}),
             )
         await contacts.put(
             kv_key("c", contact_id),
             _json({"ticket_id": str(ticket_id), "ticket_number": number, "raw_event": contact.raw_event}),
         )
-        return Accepted("opened" if opener else "appended", ticket_id, number, contact_id)
+        outcome: Outcome = "merged" if merged_into else "opened" if opener else "appended"
+        return Accepted(outcome, ticket_id, number, contact_id, merged_into)
+
+    async def _duplicate_of(self, opened: Event, contact: CanonicalContact, tenant: str
+                            ) -> tuple[UUID | None, list[Event]]:
+        """001 §3.4.1 'Unicidad del ticket': a new ticket of the same customer about the same matter as
+        an open one is merged into the oldest; what it adds goes to the oldest's internal notes."""
+        payload = opened.payload
+        assert isinstance(payload, TicketOpened) and opened.ticket_id is not None
+        new = OpenTicket.from_opened(payload, opened.ticket_id, opened.occurred_at)
+        candidates = await self._open_tickets(tenant, sorted(customer_identities(contact.customer)))
+        verdict = find_duplicate(new, candidates)
+        if verdict is None:
+            return None, []
+        oldest = next(t for t in candidates if t.ticket_id == verdict.duplicate_of)
+        merged = opened.derive(verdict.merged_payload(), producer=rules.PRODUCER)
+        note = opened.derive(NoteAdded(text=merge_note(new, oldest, verdict), source_ticket_id=new.ticket_id),
+                             producer=rules.PRODUCER, ticket_id=oldest.ticket_id)
+        cancelled = opened.derive(StatusChanged(status=Status.cancelado, previous=Status.nuevo, by="intake",
+                                                reason=f"duplicado de {oldest.ticket_number}"),
+                                  producer=rules.PRODUCER)
+        return oldest.ticket_id, [merged, note, cancelled]
+
+    async def _after_merge(self, merged_into: UUID | None, opened: Event, contact: CanonicalContact,
+                           tenant: str) -> None:
+        """An open ticket becomes a merge target; a merged one hands its thread to the ticket that stays."""
+        payload = opened.payload
+        assert isinstance(payload, TicketOpened) and opened.ticket_id is not None
+        if merged_into is None:
+            new = OpenTicket.from_opened(payload, opened.ticket_id, opened.occurred_at)
+            await self._remember_open(tenant, new, sorted(customer_identities(contact.customer)))
+            return
+        oldest = await self.ticket(merged_into) or {}
+        own = contact.thread_key or contact.provider_message_id
+        tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer, own))
+        await self.rt.buckets["intake_threads"].put(tkey, _json({
+            "ticket_id": str(merged_into), "ticket_number": oldest.get("ticket_number", ""),
+            "opened_by": f"merged:{opened.ticket_id}"}))
+
+    async def _open_tickets(self, tenant: str, identities: list[str]) -> list[OpenTicket]:
+        ids: set[str] = set()
+        for identity in identities:
+            entry = await read(self.rt.buckets["intake_identities"], kv_key("i", tenant, identity))
+            ids.update(entry.value or [])
+        found = []
+        for ticket_id in sorted(ids):
+            entry = await read(self.rt.buckets["intake_open"], ticket_id)
+            if entry.value is not None:
+                found.append(OpenTicket.model_validate(entry.value))
+        return found
+
+    async def _remember_open(self, tenant: str, ticket: OpenTicket, identities: list[str]) -> None:
+        await self.rt.buckets["intake_open"].put(str(ticket.ticket_id), _json(ticket.model_dump(mode="json")))
+        index = self.rt.buckets["intake_identities"]
+        for identity in identities:
+            key = kv_key("i", tenant, identity)
+            for _ in range(20):
+                entry = await read(index, key)
+                current = [t for t in (entry.value or []) if t != str(ticket.ticket_id)][-50:]
+                try:
+                    if entry.revision is None:
+                        await index.create(key, _json([*current, str(ticket.ticket_id)]))
+                    else:
+                        await index.update(key, _json([*current, str(ticket.ticket_id)]), last=entry.revision)
+                except KeyWrongLastSequenceError:
+                    continue
+                break
+
+    async def undo_merge(self, ticket_id: UUID, by: str, reason: str) -> list[Event]:
+        """An agent says the two tickets were not the same matter: the newer one lives again."""
+        record = await self.ticket(ticket_id)
+        if record is None:
+            raise LookupError(f"ticket {ticket_id} not found")
+        if not record.get("merged_into"):
+            raise ValueError(f"ticket {record['ticket_number']} is not merged")
+        into = UUID(record["merged_into"])
+        into_record = await self.ticket(into) or {}
+        now = datetime.now(UTC)
+        base = make_event(TicketMerged(into_ticket_id=into, into_ticket_number=into_record.get("ticket_number", ""),
+                                       reason=reason, undone=True), tenant=record["tenant"], occurred_at=now,
+                          producer=rules.PRODUCER, ticket_id=ticket_id)
+        reopened = base.derive(StatusChanged(status=Status.nuevo, previous=Status.cancelado, by=by,
+                                             reason=f"fusión deshecha: {reason}"), producer=rules.PRODUCER)
+        note = base.derive(NoteAdded(text=f"{by} deshizo la fusión con {record['ticket_number']}: {reason}",
+                                     by=by, source_ticket_id=ticket_id), producer=rules.PRODUCER, ticket_id=into)
+        await self.rt.publish([base, reopened, note])
+        await self.rt.buckets["intake_tickets"].put(str(ticket_id), _json({**record, "merged_into": None}))
+        return [base, reopened, note]
 
     async def update_contact(self, contact: CanonicalContact, tenant: str, prefix: str) -> Accepted:
         """A provider's later event about a contact (edit, call end, recording). Unknown contact: a new

@@ -113,6 +113,13 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         view, _ = await view_of(ctx, event)
         return await requests(ctx, event, rules[event.tenant].on_followup(event, view))
 
+    @rt.handles("ticket.merged")
+    async def on_merged(event: Event, ctx: Context) -> list[Event]:
+        view, rev = await view_of(ctx, event)
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id),
+                       view.model_copy(update={"acknowledged": True}).model_dump(mode="json"), rev)
+        return await requests(ctx, event, rules[event.tenant].on_merged(event, view))
+
     @rt.handles("committee.convened")
     async def on_committee(event: Event, ctx: Context) -> list[Event]:
         return await requests(ctx, event, rules[event.tenant].on_committee(event))

@@ -23,6 +23,7 @@ from shared.schemas import (
     SlaWarning,
     TicketAssigned,
     TicketEscalated,
+    TicketMerged,
 )
 from shared.schemas.sla import fraction_label
 
@@ -168,6 +169,20 @@ class NotifyRules:
         return self._to_role(view.level or "nivel_1", "followup_call", f"{event.ticket_id}:followup:{f.due_at}",
                              "seguimiento_llamada.txt.j2", f"[{view.number}] Llamada de seguimiento ({f.attempt}/2)",
                              values)
+
+    def on_merged(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """001 §3.4.1: the duplicate is merged into the oldest; the customer is told which number stays."""
+        m = event.payload
+        assert isinstance(m, TicketMerged)
+        address = customer_address(view)
+        if m.undone or address is None:
+            return []
+        channel, to = address
+        body = render("fusionado.txt.j2", **self._common(view), into_number=m.into_ticket_number)
+        return [NotificationRequested(
+            notification_id=f"{event.ticket_id}:fusionado", kind="merged", audience="customer", channel=channel,
+            to=to, subject=f"[{m.into_ticket_number}] Agregamos tu mensaje a tu caso", body=body,
+            template="fusionado.txt.j2")]
 
     def on_abusive(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         """003: insults or denigrating language end the attention, politely."""

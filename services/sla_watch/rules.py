@@ -68,6 +68,8 @@ class SlaRules:
                  key: str = "", cause: str = "") -> list[Emitted]:
         first = not t.classified
         t.classified, t.ticket_type, t.priority = True, ticket_type, priority
+        if t.status.is_closed and t.current() is None:
+            return []  # cancelled (e.g. merged as a duplicate) before it was classified: no clock
         if t.channel is Channel.whatsapp and not self.whatsapp_official:
             return self._exempt(t, "whatsapp_not_official", at) if first else []
         target = self.policy.target_for(ticket_type, priority)
@@ -111,6 +113,11 @@ class SlaRules:
         elif previous is Status.en_proceso_del_solicitante:
             followups.stop_waiting(t.followups)
         clock = t.current()
+        if previous.is_closed and not status.is_closed and t.classified and (clock is None or clock.state ==
+                                                                             "cancelled"):
+            # reopened (e.g. a merge undone): its last classification gets its clock again
+            assert t.priority is not None
+            return self.classify(t, t.ticket_type, t.priority, at, key, cause)
         if clock is None:
             return []
         if status is Status.en_proceso_del_solicitante:

@@ -24,6 +24,7 @@ from .sla import (
 )
 from .tickets import (
     MessageAdded,
+    NoteAdded,
     Reason,
     ReclassificationRequested,
     StatusChanged,
@@ -51,6 +52,7 @@ __all__ = [
     "FollowUpDue",
     "FollowUpExhausted",
     "MessageAdded",
+    "NoteAdded",
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",

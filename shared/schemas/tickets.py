@@ -143,3 +143,15 @@ class ReclassificationRequested(Payload):
     categories: tuple[Category, ...] = ()
     by: str = Field(min_length=1)
     reason: str = Field(min_length=1, description="Why: kept with the correction as labeled data.")
+
+
+@event
+class NoteAdded(Payload):
+    """An internal note on a ticket (not shown to the customer): e.g. what a merged duplicate added."""
+
+    event_type = "ticket.note_added"
+    version = 1
+
+    text: str = Field(max_length=100_000)
+    by: str = "system"
+    source_ticket_id: UUID | None = None

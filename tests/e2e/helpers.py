@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -54,10 +55,18 @@ def contact(text: str, *, email: str = "laura.gomez@ferreteriaelsol.co", pid: st
             subject: str = "") -> dict[str, Any]:
     body: dict[str, Any] = {
         "tenant": tenant, "channel": channel, "subject": subject, "text": text,
-        "customer": {"name": "Laura Gómez", "email": email, "phone": "+573001234567",
+        "customer": {"name": "Laura Gómez", "email": email, "phone": _phone_of(email),
                      "company": "Ferretería El Sol SAS"},
         "received_at": (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(),
     }
     if pid:
         body["provider_message_id"] = pid
     return body
+
+
+def _phone_of(email: str) -> str:
+    """Laura's real number for Laura; another valid Colombian mobile for anyone else (one person, one phone)."""
+    if email == "laura.gomez@ferreteriaelsol.co":
+        return "+573001234567"
+    digits = int(hashlib.sha256(email.encode()).hexdigest(), 16) % 10_000_000
+    return f"+57300{digits:07d}"
