@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".guardia"), description="Embedded nats-server store, outbox.")
     default_tenant: str = "navegasoft"
     policy_dir: Path | None = Field(default=None, description="Extra tenant policies (YAML) to load.")
+    directory_dir: Path | None = Field(
+        default=None, description="Customer directories (<tenant>.yaml or .csv) overriding the built-in ones."
+    )
     max_deliver: int = Field(default=5, ge=1, description="Deliveries before a message is dead-lettered.")
     dedup_window_seconds: int = Field(default=3600, ge=1)
     log_format: Literal["console", "json"] = "console"

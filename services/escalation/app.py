@@ -16,9 +16,17 @@ from guardia.bus.runtime import Context, ServiceRuntime
 from guardia.bus.state import kv_key, read
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import CommitteeConvened, Event, TicketClassified, TicketEscalated, TicketOpened
+from shared.schemas import (
+    CommitteeConvened,
+    Event,
+    SlaExempted,
+    TicketAssigned,
+    TicketClassified,
+    TicketEscalated,
+    TicketOpened,
+)
 
-from .rules import CommitteeCount, TicketRoute, counts_for_committee, route_for, step_up
+from .rules import CommitteeCount, TicketRoute, counts_for_committee, role_of, route_for, step_up
 
 PRODUCER = "escalation"
 COMMERCIAL = "area_comercial"
@@ -34,7 +42,9 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         key = kv_key("ticket", event.ticket_id)
         entry = await read(kv, key)
         if entry.value is None:
-            ctx.staged.put(kv, key, {"number": event.payload.ticket_number, "route": None}, entry.revision)
+            standing = event.payload.standing.model_dump(mode="json") if event.payload.standing else None
+            ctx.staged.put(kv, key, {"number": event.payload.ticket_number, "route": None, "standing": standing},
+                           entry.revision)
         return []
 
     @rt.handles("ticket.classified")
@@ -77,6 +87,16 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         if entry.value.get("route") is not None:
             return []
         c = TicketClassified.model_validate(entry.value["classified"])
+        standing = entry.value.get("standing")
+        if isinstance(event.payload, SlaExempted) and event.payload.reason == "ineligible" and standing:
+            # 001 §3.1: no active subscription / in arrears -> commercial area; 004: no agreement -> projects
+            level = standing.get("route_to") or COMMERCIAL
+            route = TicketRoute(levels=[level], ticket_type=c.ticket_type.value if c.ticket_type else None,
+                                priority=c.priority.value)
+            ctx.staged.put(kv, key, {**entry.value, "route": route.model_dump()}, entry.revision)
+            assigned = TicketAssigned(level=level, role=role_of(policies[event.tenant].escalation, level),
+                                      reason=f"001 §3.1 / 004: sin asistencia técnica — {standing.get('message', '')}")
+            return [event.derive(assigned, producer=PRODUCER)]
         route, assigned, escalations = route_for(policies[event.tenant].escalation, c)
         ctx.staged.put(kv, key, {**entry.value, "route": route.model_dump()}, entry.revision)
         out = [event.derive(assigned, producer=PRODUCER)]

@@ -11,6 +11,7 @@ State:         KV intake_contacts, intake_threads, intake_tickets, intake_counte
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import Channel, Event, StatusChanged
 
+from .directory import Directory, load_csv, load_yaml
 from .gateway import problems_of
 from .rules import ContactIn
 from .state import IntakeState
@@ -29,9 +31,28 @@ BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counte
            "intake_identities")
 
 
+def load_directories(folder: Path | None) -> dict[str, Directory]:
+    """Each tenant's customer directory, `<tenant>.yaml` or `.csv`, from GUARDIA_DIRECTORY_DIR.
+
+    None is loaded by default: a directory is the tenant's own data (guardia/directories/ holds an
+    example), and without one every customer is served (nothing to check eligibility against).
+    """
+    found: dict[str, Directory] = {}
+    if folder is not None:
+        if not folder.is_dir():
+            raise ValueError(f"GUARDIA_DIRECTORY_DIR={folder}: not a folder")
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".yaml", ".yml"):
+                found[path.stem] = load_yaml(path)
+            elif path.suffix == ".csv":
+                found[path.stem] = load_csv(path)
+    return found
+
+
 def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, IntakeState]:
     rt = ServiceRuntime("intake", settings, buckets=BUCKETS)
-    state = IntakeState(rt)
+    state = IntakeState(rt, load_directories(settings.directory_dir),
+                        {t: policies[t].calendar.timezone for t in policies.tenants()})
 
     async def on_raw_contact(body: bytes, subject: str, headers: dict[str, str]) -> None:
         """A channel pushed a generic contact over NATS instead of HTTP: same rules, same answer."""

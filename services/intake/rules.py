@@ -19,6 +19,7 @@ from shared.schemas import (
     Customer,
     Event,
     MessageAdded,
+    Standing,
     TicketOpened,
     make_event,
 )
@@ -141,12 +142,12 @@ def updated_event(tenant: str, contact: CanonicalContact, contact_id: str, ticke
                       ticket_id=ticket_id, event_id=eid)
 
 
-def opened_event(contact: Event, ticket_id: UUID, number: str) -> Event:
+def opened_event(contact: Event, ticket_id: UUID, number: str, standing: Standing | None = None) -> Event:
     c = contact.payload
     assert isinstance(c, ContactReceived)
     payload = TicketOpened(
         ticket_number=number, channel=c.channel, customer=c.customer, subject=c.subject, text=c.body_text,
-        contact_id=c.contact_id,
+        contact_id=c.contact_id, standing=standing,
     )
     return contact.derive(payload, producer=PRODUCER, ticket_id=ticket_id)
 

@@ -14,20 +14,23 @@ the contact record is written last, when everything it stands for is published.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from nats.js.errors import KeyWrongLastSequenceError
 
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.state import kv_key, read
-from shared.schemas import Event, NoteAdded, Status, StatusChanged, TicketMerged, TicketOpened, make_event
+from shared.schemas import Event, NoteAdded, Standing, Status, StatusChanged, TicketMerged, TicketOpened, make_event
 from shared.schemas.ids import derived_id, new_event_id
 
 from . import rules
 from .channels.base import CanonicalContact
+from .directory import Directory, eligibility
 from .duplicates import OpenTicket, customer_identities, find_duplicate, merge_note
 
 Outcome = Literal["opened", "appended", "duplicate", "updated", "merged"]
@@ -43,8 +46,24 @@ class Accepted:
 
 
 class IntakeState:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, directories: Mapping[str, Directory] | None = None,
+                 timezones: Mapping[str, str] | None = None) -> None:
         self.rt = runtime
+        self.directories = directories or {}
+        self.timezones = timezones or {}
+
+    def standing(self, tenant: str, contact: CanonicalContact) -> Standing | None:
+        """001 §3.1: who the customer is and whether their subscription entitles them to support."""
+        directory = self.directories.get(tenant)
+        if directory is None:
+            return None
+        match = directory.match(contact.customer, contact.channel.value)
+        if match is None:
+            return None
+        today = contact.received_at.astimezone(ZoneInfo(self.timezones.get(tenant, "UTC"))).date()
+        verdict = eligibility(match.customer.subscription, today)
+        return Standing(customer_id=match.customer.customer_id, matched_by=match.field, eligible=verdict.eligible,
+                        reason=verdict.reason, route_to=verdict.route_to, message=verdict.message)
 
     async def accept_contact(
         self, contact: rules.ContactIn | CanonicalContact, tenant: str, prefix: str, now: datetime | None = None
@@ -70,7 +89,7 @@ class IntakeState:
         tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer, own))
         ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
         if opener:
-            follow = rules.opened_event(received, ticket_id, number)
+            follow = rules.opened_event(received, ticket_id, number, self.standing(tenant, contact))
         else:
             follow = rules.appended_event(received, ticket_id)
         merged_into: UUID | None = None
@@ -102,7 +121,7 @@ class IntakeState:
         payload = opened.payload
         assert isinstance(payload, TicketOpened) and opened.ticket_id is not None
         new = OpenTicket.from_opened(payload, opened.ticket_id, opened.occurred_at)
-        candidates = await self._open_tickets(tenant, sorted(customer_identities(contact.customer)))
+        candidates = await self._open_tickets(tenant, _identities(payload))
         verdict = find_duplicate(new, candidates)
         if verdict is None:
             return None, []
@@ -122,7 +141,7 @@ class IntakeState:
         assert isinstance(payload, TicketOpened) and opened.ticket_id is not None
         if merged_into is None:
             new = OpenTicket.from_opened(payload, opened.ticket_id, opened.occurred_at)
-            await self._remember_open(tenant, new, sorted(customer_identities(contact.customer)))
+            await self._remember_open(tenant, new, _identities(payload))
             return
         oldest = await self.ticket(merged_into) or {}
         own = contact.thread_key or contact.provider_message_id
@@ -254,6 +273,15 @@ class IntakeState:
                         ticket_id=ticket_id, event_id=eid)
         await self.rt.publish([ev])
         return ev
+
+
+def _identities(opened: TicketOpened) -> list[str]:
+    """Email, phone, channel ids and, when the directory knows the person, their customer id: so one
+    person on WhatsApp and on e-mail is one customer for duplicates."""
+    found = set(customer_identities(opened.customer))
+    if opened.standing is not None:
+        found.add(f"customer:{opened.standing.customer_id}")
+    return sorted(found)
 
 
 def _json(value: object) -> bytes:

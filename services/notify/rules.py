@@ -108,7 +108,7 @@ class NotifyRules:
         if isinstance(event.payload, SlaExempted):
             template = {"whatsapp_not_official": "acuse_whatsapp_no_oficial.txt.j2",
                         "no_support_deadline": "acuse_desarrollo.txt.j2",
-                        "ineligible": "acuse_recibo.txt.j2"}.get(event.payload.reason)
+                        "ineligible": "acuse_comercial.txt.j2"}.get(event.payload.reason)
             if template is None:
                 return []  # not a request (thanks, spam, auto-replies): nothing to acknowledge
         elif isinstance(event.payload, SlaStarted):

@@ -92,7 +92,8 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         t, revision = await load(ctx, event.ticket_id)
         if t is None:
             t = TicketClocks(tenant=event.tenant, opened_at=event.occurred_at, channel=opened.channel,
-                             correlation_id=str(event.envelope.correlation_id), ticket_number=opened.ticket_number)
+                             correlation_id=str(event.envelope.correlation_id), ticket_number=opened.ticket_number,
+                             eligible=opened.standing is None or opened.standing.eligible)
             save(ctx.staged, t, event.ticket_id, revision)
         return []
 

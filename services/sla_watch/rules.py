@@ -44,6 +44,7 @@ class TicketClocks(BaseModel):
     priority: Priority | None = None
     ticket_number: str = ""
     followups: FollowUps = FollowUps()
+    eligible: bool = True  # 001 §3.1 / 004: no current subscription or agreement -> no assistance, no clock
 
     def current(self) -> Clock | None:
         """The clock in force: the last one started (a clock cancelled by a reclassification to a
@@ -72,6 +73,8 @@ class SlaRules:
             return []  # cancelled (e.g. merged as a duplicate) before it was classified: no clock
         if t.channel is Channel.whatsapp and not self.whatsapp_official:
             return self._exempt(t, "whatsapp_not_official", at) if first else []
+        if not t.eligible:
+            return self._exempt(t, "ineligible", at) if first else []
         target = self.policy.target_for(ticket_type, priority)
         clock = t.current()
         if target is None:

@@ -5,7 +5,7 @@ Importing this package registers every event, so `decode_event` knows them all.
 
 from .base import REGISTRY, Envelope, Event, Payload, SchemaError, decode_event, event_subject, make_event
 from .committee import CommitteeConvened
-from .contacts import Attachment, ContactReceived, ContactUpdated, Customer
+from .contacts import Attachment, ContactReceived, ContactUpdated, Customer, Standing
 from .dead_letters import DeadLettered
 from .notifications import NotificationFailed, NotificationRequested, NotificationSent
 from .sla import (
@@ -70,6 +70,7 @@ __all__ = [
     "SlaRetargeted",
     "SlaStarted",
     "SlaWarning",
+    "Standing",
     "Status",
     "StatusChanged",
     "Target",

@@ -37,6 +37,20 @@ class Customer(BaseModel):
         return "anonymous"
 
 
+class Standing(BaseModel):
+    """The customer as the tenant's directory knows them (001 §3.1 identity and subscription, 004)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str
+    matched_by: str = Field(description="channel_id, email, phone or tax_id")
+    eligible: bool
+    reason: str = Field(description="active, inactive_subscription, in_arrears, agreement_in_force, "
+                        "no_maintenance_agreement")
+    route_to: str | None = Field(default=None, description="Where an ineligible case goes: area_comercial...")
+    message: str = ""
+
+
 class Attachment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

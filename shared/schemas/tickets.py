@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Payload, event
-from .contacts import Customer
+from .contacts import Customer, Standing
 from .vocabulary import Area, Category, Channel, Priority, Status, TicketType
 
 Author = Literal["customer", "agent"]
@@ -27,6 +27,7 @@ class TicketOpened(Payload):
     subject: str = ""
     text: str
     contact_id: str
+    standing: Standing | None = Field(default=None, description="The directory's customer, when matched.")
 
 
 @event
