@@ -1,9 +1,11 @@
 """intake — every contact becomes a ticket (001 §2.3: all cases are registered, whatever the medium).
 
 Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE) · ev.*.ticket.status_changed
+               · ev.*.followup.due|exhausted
 Subjects out:  ev.<t>.contact.received · ev.<t>.ticket.opened · ev.<t>.ticket.message_added
-               · ev.<t>.ticket.status_changed (agent commands) · dlq.<t>.intake
-Handlers:      on_raw_contact, on_status_changed; the gateway's routes
+               · ev.<t>.ticket.status_changed (agent commands) · ev.<t>.ticket.merged|note_added
+               · ev.<t>.activity.recorded (002) · ev.<t>.contact.updated · dlq.<t>.intake
+Handlers:      on_raw_contact, on_status_changed, on_followup; the gateway's routes
 State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters, intake_open and
                intake_identities (open tickets per customer identity, for duplicates) (state.py)
 """
@@ -22,6 +24,9 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import Channel, Event, StatusChanged
 
+from . import rules
+from .activity import from_followup as activity_from_followup
+from .activity import from_status as activity_from_status
 from .directory import Directory, load_csv, load_yaml
 from .gateway import problems_of
 from .rules import ContactIn
@@ -86,12 +91,25 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
         if record.value is None or record.value["status"] == change.status.value:
             return []
         ctx.staged.put(tickets, str(event.ticket_id), {**record.value, "status": change.status.value}, record.revision)
+        activity = activity_from_status(change, event.ticket_id, record.value["ticket_number"], event.occurred_at,
+                                        event.event_id)
+        out = [rules.activity_event(event, activity)]  # 002: the stage change is part of the record
         if change.status.is_closed:
             ctx.staged.delete(ctx.kv("intake_open"), str(event.ticket_id))  # no longer a merge target
             thread = await read(ctx.kv("intake_threads"), record.value["thread"])
             if thread.value is not None and thread.value["ticket_id"] == str(event.ticket_id):
                 ctx.staged.delete(ctx.kv("intake_threads"), record.value["thread"])
-        return []
+        return out
+
+    @rt.handles("followup.due", "followup.exhausted")
+    async def on_followup(event: Event, ctx: Context) -> list[Event]:
+        """002: a scheduled follow-up call (001 §3.5) is an interaction too: it gets its activity record."""
+        record = await read(ctx.kv("intake_tickets"), str(event.ticket_id))
+        if record.value is None or event.ticket_id is None:
+            return []
+        activity = activity_from_followup(event.payload, event.ticket_id,  # type: ignore[arg-type]
+                                          record.value["ticket_number"], event.occurred_at, event.event_id)
+        return [rules.activity_event(event, activity)]
 
     rt.consume_events(subject="ev.*.ticket.status_changed")
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)

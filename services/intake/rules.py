@@ -13,6 +13,8 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas import (
+    ActivityInputItem,
+    ActivityRecorded,
     Channel,
     ContactReceived,
     ContactUpdated,
@@ -25,6 +27,7 @@ from shared.schemas import (
 )
 from shared.schemas.ids import derived_id, stable_uuid
 
+from .activity import Activity
 from .channels.base import CanonicalContact
 from .channels.text import hints
 
@@ -159,3 +162,17 @@ def appended_event(contact: Event, ticket_id: UUID) -> Event:
         author="customer", channel=c.channel, text=c.body_text, subject=c.subject, contact_id=c.contact_id
     )
     return contact.derive(payload, producer=PRODUCER, ticket_id=ticket_id)
+
+
+def activity_event(cause: Event, activity: Activity) -> Event:
+    """002: the interaction's activity record, on its ticket, derived from the event it records."""
+    payload = ActivityRecorded(
+        person=activity.person.label(), medium=activity.medium.value if activity.medium else None,
+        reason=activity.reason,
+        inputs=tuple(ActivityInputItem(kind=i.kind, value=i.value, given_by=i.given_by.value)
+                     for i in activity.inputs),
+        pending=activity.pending, solution=activity.solution, protocol=activity.protocol,
+        scheduled_call=activity.scheduled_call, direction=activity.direction.value,
+        source_event_id=activity.source_event_id, text=activity.render(),
+    )
+    return cause.derive(payload, producer=PRODUCER, ticket_id=activity.ticket_id, key="activity")

@@ -29,6 +29,7 @@ from shared.schemas import Event, NoteAdded, Standing, Status, StatusChanged, Ti
 from shared.schemas.ids import derived_id, new_event_id
 
 from . import rules
+from .activity import from_contact
 from .channels.base import CanonicalContact
 from .directory import Directory, eligibility
 from .duplicates import OpenTicket, customer_identities, find_duplicate, merge_note
@@ -96,8 +97,10 @@ class IntakeState:
         merge: list[Event] = []
         if opener:
             merged_into, merge = await self._duplicate_of(follow, contact, tenant)
+        activity = rules.activity_event(received, from_contact(
+            received.payload, ticket_id, number, received_at, received.event_id))  # type: ignore[arg-type]
         # one batch: the merge lands in the stream right behind the opening it cancels
-        await self.rt.publish([received, follow, *merge])
+        await self.rt.publish([received, follow, *merge, activity])
         if opener:
             await self._after_merge(merged_into, follow, contact, tenant)
             await self.rt.buckets["intake_tickets"].put(

@@ -3,6 +3,7 @@
 Importing this package registers every event, so `decode_event` knows them all.
 """
 
+from .activities import ActivityInputItem, ActivityRecorded
 from .base import REGISTRY, Envelope, Event, Payload, SchemaError, decode_event, event_subject, make_event
 from .committee import CommitteeConvened
 from .contacts import Attachment, ContactReceived, ContactUpdated, Customer, Standing
@@ -38,6 +39,8 @@ from .vocabulary import Area, Category, Channel, Priority, Status, TenantId, Tic
 
 __all__ = [
     "REGISTRY",
+    "ActivityInputItem",
+    "ActivityRecorded",
     "Area",
     "Attachment",
     "Category",

@@ -119,3 +119,22 @@ async def _of_type(js: JetStreamContext, ticket: str, event_type: str) -> list[d
 
 async def _async(value: list[dict[str, object]]) -> list[dict[str, object]]:
     return value
+
+
+async def test_every_interaction_leaves_a_002_activity_record(
+    guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    body = contact("Mi RFC es GOML850101AB1 y no puedo timbrar, adjunto el XML", pid="act-1", subject="Timbrado")
+    ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
+    await http.post(f"/v1/tickets/{ticket}/status", json={"status": "en_proceso_del_solicitante", "by": "ana"})
+
+    async def two() -> list[dict[str, object]] | None:
+        found = await _of_type(js, ticket, "activity.recorded")
+        return found if len(found) >= 2 else None
+
+    records = await eventually(two, what="an activity for the contact and one for the stage change")
+    first = records[0]["data"]
+    assert first["direction"] == "entrante" and first["medium"] == "correo"  # type: ignore[index]
+    assert "Laura Gómez" in first["person"]  # type: ignore[index]
+    assert any(i["value"] == "GOML850101AB1" for i in first["inputs"])  # type: ignore[index]
+    assert "Persona:" in first["text"] and "Llamada programada:" in first["text"]  # type: ignore[index]
