@@ -87,6 +87,16 @@ class NotifyRules:
             "official_channels": self.policy.official_channels,
         }
 
+    def _to_customer(self, view: TicketView, key: str, kind: str, template: str, subject: str,
+                     values: dict[str, Any]) -> list[NotificationRequested]:
+        """A message to the customer, on the channel they used (nothing if they left no way back)."""
+        address = customer_address(view)
+        if address is None:
+            return []
+        channel, to = address
+        return [NotificationRequested(notification_id=key, kind=kind, audience="customer", channel=channel, to=to,
+                                      subject=subject, body=render(template, **values), template=template)]
+
     def _to_role(self, role: str, kind: str, key: str, template: str, subject: str,
                  values: dict[str, Any], audience: str = "agent") -> list[NotificationRequested]:
         person = self.policy.recipients.get(role)
@@ -115,16 +125,8 @@ class NotifyRules:
             template = "acuse_recibo.txt.j2"
         else:
             return []
-        address = customer_address(view)
-        if address is None:
-            return []
-        channel, to = address
-        body = render(template, **self._common(view))
-        subject = f"[{view.number}] Recibimos tu solicitud"
-        return [NotificationRequested(
-            notification_id=f"{event.ticket_id}:acknowledgment", kind="acknowledgment", audience="customer",
-            channel=channel, to=to, subject=subject, body=body, template=template,
-        )]
+        return self._to_customer(view, f"{event.ticket_id}:acknowledgment", "acknowledgment", template,
+                                 f"[{view.number}] Recibimos tu solicitud", self._common(view))
 
     def on_assigned(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         a = event.payload
@@ -155,15 +157,9 @@ class NotifyRules:
         f = event.payload
         assert isinstance(f, FollowUpDue)
         if f.kind == "aviso_baja":
-            address = customer_address(view)
-            if address is None:
-                return []
-            channel, to = address
-            body = render("aviso_baja.txt.j2", **self._common(view))
-            return [NotificationRequested(
-                notification_id=f"{event.ticket_id}:aviso_baja", kind="suspension_notice", audience="customer",
-                channel=channel, to=to, subject=f"[{view.number}] Cancelación definitiva de tu base", body=body,
-                template="aviso_baja.txt.j2")]
+            return self._to_customer(view, f"{event.ticket_id}:aviso_baja", "suspension_notice",
+                                     "aviso_baja.txt.j2", f"[{view.number}] Cancelación definitiva de tu base",
+                                     self._common(view))
         values = {**self._common(view), "attempt": f.attempt, "customer_phone": view.customer.get("phone"),
                   "waiting_since": local_time(f.waiting_since, self.timezone)}
         return self._to_role(view.level or "nivel_1", "followup_call", f"{event.ticket_id}:followup:{f.due_at}",
@@ -174,26 +170,16 @@ class NotifyRules:
         """001 §3.4.1: the duplicate is merged into the oldest; the customer is told which number stays."""
         m = event.payload
         assert isinstance(m, TicketMerged)
-        address = customer_address(view)
-        if m.undone or address is None:
+        if m.undone:
             return []
-        channel, to = address
-        body = render("fusionado.txt.j2", **self._common(view), into_number=m.into_ticket_number)
-        return [NotificationRequested(
-            notification_id=f"{event.ticket_id}:fusionado", kind="merged", audience="customer", channel=channel,
-            to=to, subject=f"[{m.into_ticket_number}] Agregamos tu mensaje a tu caso", body=body,
-            template="fusionado.txt.j2")]
+        return self._to_customer(view, f"{event.ticket_id}:fusionado", "merged", "fusionado.txt.j2",
+                                 f"[{m.into_ticket_number}] Agregamos tu mensaje a tu caso",
+                                 {**self._common(view), "into_number": m.into_ticket_number})
 
     def on_abusive(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         """003: insults or denigrating language end the attention, politely."""
-        address = customer_address(view)
-        if address is None:
-            return []
-        channel, to = address
-        return [NotificationRequested(
-            notification_id=f"{event.ticket_id}:cierre_respetuoso", kind="abusive_language_close",
-            audience="customer", channel=channel, to=to, subject=f"[{view.number}] Sobre tu caso",
-            body=render("cierre_respetuoso.txt.j2", **self._common(view)), template="cierre_respetuoso.txt.j2")]
+        return self._to_customer(view, f"{event.ticket_id}:cierre_respetuoso", "abusive_language_close",
+                                 "cierre_respetuoso.txt.j2", f"[{view.number}] Sobre tu caso", self._common(view))
 
     def on_committee(self, event: Event) -> list[NotificationRequested]:
         c = event.payload
