@@ -108,13 +108,14 @@ class ServiceRuntime:
 
         return register
 
-    def consume_events(self, durable: str | None = None, subject: str = "ev.>", batch: int = 1) -> None:
+    def consume_events(self, durable: str | None = None, batch: int = 1) -> None:
         """One durable pull consumer on the event log, dispatching by event type, in stream order.
 
+        Its filter is the event types registered with `handles` (set when the service starts).
         `batch` stays 1: FastStream runs the messages of one fetched batch concurrently, which would
         break the per-ticket order (opened before classified) the handlers rely on.
         """
-        self._subscribe(EVENTS, subject, durable or self.name, batch)(self._on_event_message)
+        self._subscribe(EVENTS, "ev.>", durable or self.name, batch)(self._on_event_message)
         self._event_consumers.add(durable or self.name)
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
                                           record.value["ticket_number"], event.occurred_at, event.event_id)
         return [rules.activity_event(event, activity)]
 
-    rt.consume_events(subject="ev.*.ticket.status_changed")
+    rt.consume_events()
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
     return rt, state
 

@@ -158,6 +158,6 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         await rt.publish(to_events(t, ticket_id, emitted, None))
         await ctx.staged.commit()
 
-    rt.consume_events(subject="ev.*.ticket.>")
+    rt.consume_events()
     rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer)
     return rt

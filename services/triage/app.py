@@ -127,5 +127,5 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         }, previous.revision)
         return [out]
 
-    rt.consume_events(subject="ev.*.ticket.>")
+    rt.consume_events()
     return rt
