@@ -50,7 +50,10 @@ BUCKETS = {
     "intake_contacts": "intake",  # contact key -> ticket it went to (dedup of provider retries)
     "intake_threads": "intake",  # customer + channel -> open ticket
     "intake_tickets": "intake",  # ticket id -> its number, status, customer
-    "intake_counters": "intake",  # per-tenant ticket number sequence
+    "intake_counters": "intake",
+    "intake_open": "intake",  # ticket id -> open ticket summary (duplicate candidates)
+    "intake_identities": "intake",  # customer identity -> its open tickets
+    "intake_conversations": "intake",  # thread key (root Message-ID...) -> ticket  # per-tenant ticket number sequence
     "triage_tickets": "triage",  # ticket id -> its customer text and current classification
     "triage_corrections": "triage",  # ticket id -> an agent's corrected labels (training data)
     "sla_clocks": "sla_watch",  # ticket id -> its clocks (engine state)

@@ -7,7 +7,8 @@ Subjects out:  ev.<t>.contact.received · ev.<t>.ticket.opened · ev.<t>.ticket.
                · ev.<t>.activity.recorded (002) · ev.<t>.contact.updated · dlq.<t>.intake
 Handlers:      on_raw_contact, on_status_changed, on_followup; the gateway's routes
 State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters, intake_open and
-               intake_identities (open tickets per customer identity, for duplicates) (state.py)
+               intake_identities (open tickets per customer identity, for duplicates),
+               intake_conversations (thread key -> ticket, so a reply in a thread finds it) (state.py)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .rules import ContactIn
 from .state import IntakeState
 
 BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counters", "intake_open",
-           "intake_identities")
+           "intake_identities", "intake_conversations")
 
 
 def load_directories(folder: Path | None) -> dict[str, Directory]:

@@ -88,7 +88,13 @@ class IntakeState:
         received = rules.contact_event(tenant, contact, contact_id, received_at)
         own = contact.thread_key or contact.provider_message_id
         tkey = kv_key("t", *rules.thread_key(tenant, contact.channel, contact.customer, own))
-        ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
+        conversation = await self._conversation(tenant, contact)
+        if conversation is not None:  # a reply in the thread of an open ticket (Message-ID / References)
+            ticket_id, number, opener = conversation[0], conversation[1], False
+        else:
+            ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
+            if contact.thread_key:
+                await self._remember_conversation(tenant, contact.thread_key, ticket_id, number)
         if opener:
             follow = rules.opened_event(received, ticket_id, number, self.standing(tenant, contact))
         else:
@@ -216,6 +222,26 @@ class IntakeState:
             await self.rt.buckets["intake_contacts"].put(
                 kv_key("c", contact_id), _json({**known.value, "raw_event": contact.raw_event}))
         return Accepted("updated", ticket_id, known.value["ticket_number"], contact_id)
+
+    async def _conversation(self, tenant: str, contact: CanonicalContact) -> tuple[UUID, str] | None:
+        """The open ticket a reply belongs to by its thread (e-mail's root Message-ID, a quoted message),
+        whoever in the thread wrote it."""
+        if not (contact.is_reply and contact.thread_key):
+            return None
+        entry = await read(self.rt.buckets["intake_conversations"], kv_key("conv", tenant, contact.thread_key))
+        if entry.value is None:
+            return None
+        record = await self.ticket(UUID(entry.value["ticket_id"]))
+        if record is None or Status(record["status"]).is_closed:
+            return None
+        return UUID(entry.value["ticket_id"]), entry.value["ticket_number"]
+
+    async def _remember_conversation(self, tenant: str, thread_key: str, ticket_id: UUID, number: str) -> None:
+        conversations = self.rt.buckets["intake_conversations"]
+        key = kv_key("conv", tenant, thread_key)
+        current = await read(conversations, key)
+        if current.value is None or current.value["ticket_id"] != str(ticket_id):
+            await conversations.put(key, _json({"ticket_id": str(ticket_id), "ticket_number": number}))
 
     async def _reserve_thread(
         self, tkey: str, contact_id: str, tenant: str, prefix: str

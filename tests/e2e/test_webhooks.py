@@ -143,3 +143,28 @@ async def test_a_dead_letter_is_re_fed_after_the_fix_with_dead_letters_retry(
         assert "-> 200" in result.output
         contacts = await eventually(lambda: events(js, subject="ev.*.contact.received"), what="the contact")
     assert contacts[0]["data"]["channel"] == "webform"
+
+
+def _eml(sender: str, message_id: str, body: str, reply_to: str | None = None) -> bytes:
+    headers = [f"From: {sender}", "To: soporte@navegasoft.com", f"Message-ID: {message_id}",
+               "Date: Mon, 23 Nov 2026 09:00:00 -0500", "Subject: Factura rechazada por la DIAN",
+               "Content-Type: text/plain; charset=utf-8"]
+    if reply_to:
+        headers += [f"In-Reply-To: {reply_to}", f"References: {reply_to}"]
+    return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+async def test_a_reply_in_an_email_thread_joins_its_ticket_whoever_writes_it(
+    signed_settings: Settings, js: JetStreamContext
+) -> None:
+    async with running(("intake",), signed_settings) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
+        first = (await http.post("/webhooks/email", headers={"content-type": "message/rfc822"}, content=_eml(
+            "Laura Gómez <laura@elsol.co>", "<root-1@elsol.co>", "La DIAN rechaza la factura FE-88."))).json()
+        reply = (await http.post("/webhooks/email", headers={"content-type": "message/rfc822"}, content=_eml(
+            "Pedro Ruiz <contador@elsol.co>", "<reply-2@elsol.co>", "Adjunto el XML que pidieron.",
+            reply_to="<root-1@elsol.co>"))).json()
+        other = (await http.post("/webhooks/email", headers={"content-type": "message/rfc822"}, content=_eml(
+            "Pedro Ruiz <contador@elsol.co>", "<new-3@elsol.co>", "Otra consulta: ¿cómo cierro el mes?"))).json()
+    assert reply["contacts"][0]["ticket_id"] == first["contacts"][0]["ticket_id"]
+    assert reply["contacts"][0]["outcome"] == "appended"
+    assert other["contacts"][0]["ticket_id"] != first["contacts"][0]["ticket_id"]
