@@ -58,7 +58,7 @@ async def armed(url: str, n: int, pid: int, store: Path) -> None:
     now = datetime.now(UTC)
     t = TicketClocks(tenant="navegasoft", opened_at=now, channel=Channel.email, correlation_id=str(uuid4()))
     rules.classify(t, TicketType.solicitud, Priority.media, now)
-    state = json.dumps(t.model_dump(mode="json")).encode()
+    state = json.dumps(t.to_state(), separators=(",", ":")).encode()  # exactly what sla_watch stores
     far = now + timedelta(days=30)
     before = rss_mib(pid)
     start = time.perf_counter()

@@ -65,7 +65,7 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
 
     def save(staged: Staged, t: TicketClocks, ticket_id: UUID, revision: int | None) -> None:
         """Stage the new state and, after commit, (re)arm or disarm each clock's next instant."""
-        staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.model_dump(mode="json"), revision)
+        staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.to_state(), revision)
         engine = rules[t.tenant].engine
         instants = {name: engine.next_instant(clock) for name, clock in t.clocks.items()}
         instants[FOLLOWUP_TIMER] = t.followups.next_instant()
