@@ -7,11 +7,13 @@ field at fault; multipart bodies are parsed by the `email` package (a form is a 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
+from typing import Any
 from urllib.parse import unquote_plus
 
 from .base import RawRequest
@@ -68,6 +70,17 @@ class Form:
     def pairs(self) -> list[tuple[str, str]]:
         """Every non-file field as (name, text), in body order (Twilio signs these)."""
         return [(item.name, decode_field(item.name, item.data)) for item in self.fields if not item.is_file]
+
+
+def json_field(form: Form, name: str) -> Any:
+    """A form field that carries JSON (Mailgun's message-headers, SendGrid's attachment-info), or None."""
+    raw = form.text(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise FormError("malformed_json", f"{name}: not JSON ({exc})") from exc
 
 
 def decode_field(name: str, data: bytes, charset: str = "utf-8") -> str:

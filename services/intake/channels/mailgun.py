@@ -22,10 +22,8 @@ receiving clock as received_at, not the timestamp.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -33,7 +31,7 @@ from shared.schemas import Attachment
 
 from . import email as core
 from .base import ChannelConfig, Normalization, RawRequest, hmac_hex, same
-from .formdata import Form, FormError, parse_form
+from .formdata import Form, FormError, json_field, parse_form
 
 PROVIDER = "mailgun"
 RAW_EVENT = "route.forward"
@@ -65,18 +63,8 @@ def _verify(form: Form, config: ChannelConfig) -> Normalization | datetime | Non
     return sent
 
 
-def _json_field(form: Form, name: str) -> Any:
-    raw = form.text(name)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise FormError("malformed_json", f"{name}: not JSON ({exc})") from exc
-
-
 def _header_pairs(form: Form) -> list[tuple[str, str]]:
-    value = _json_field(form, "message-headers")
+    value = json_field(form, "message-headers")
     if value is None:
         return []
     if not isinstance(value, list) or not all(
@@ -101,7 +89,7 @@ def _attachments(form: Form, html: str) -> tuple[Attachment, ...]:
     count = int(count_text) if count_text else 0
     if count > 1000:
         raise FormError("schema_violation", "attachment-count: more than 1000")
-    cid_map = _json_field(form, "content-id-map")
+    cid_map = json_field(form, "content-id-map")
     if cid_map is not None and not isinstance(cid_map, dict):
         raise FormError("schema_violation", "content-id-map: expected a JSON object")
     referenced = {m.lower() for m in re.findall(r"cid:([^\"'\s>)]+)", html, flags=re.IGNORECASE)}
@@ -126,7 +114,7 @@ def _attachments(form: Form, html: str) -> tuple[Attachment, ...]:
                 reference=name,
             )
         )
-    stored = _json_field(form, "attachments")  # the store() notification's variant: a JSON list with URLs
+    stored = json_field(form, "attachments")  # the store() notification's variant: a JSON list with URLs
     if isinstance(stored, list):
         for entry in stored:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str):

@@ -21,7 +21,6 @@ before configuring secrets (the gateway is meant to log a warning for unverified
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -31,7 +30,7 @@ from shared.schemas import Attachment
 
 from . import email as core
 from .base import ChannelConfig, Normalization, RawRequest, same
-from .formdata import Form, FormError, decode_field, parse_form
+from .formdata import Form, FormError, decode_field, json_field, parse_form
 
 PROVIDER = "sendgrid"
 
@@ -50,18 +49,8 @@ def _authorize(request: RawRequest, config: ChannelConfig) -> Normalization | No
     return None
 
 
-def _json_field(form: Form, name: str) -> Any:
-    raw = form.text(name)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise FormError("malformed_json", f"{name}: not JSON ({exc})") from exc
-
-
 def _json_object(form: Form, name: str) -> dict[str, Any]:
-    value = _json_field(form, name)
+    value = json_field(form, name)
     if value is None:
         return {}
     if not isinstance(value, dict):
