@@ -36,12 +36,14 @@ class StreamSpec:
     subjects: tuple[str, ...]
     max_age_days: int
     schedules: bool = False
+    last_per_subject: bool = False  # keep only the newest message of each subject
 
 
 STREAMS = (
     StreamSpec(EVENTS, ("ev.>",), max_age_days=400),
     StreamSpec(INTAKE, ("intake.raw.>",), max_age_days=30),
-    StreamSpec(TIMERS, ("timer.>",), max_age_days=400, schedules=True),
+    # One schedule per clock subject, and its last firing: nothing piles up however often a clock re-arms.
+    StreamSpec(TIMERS, ("timer.>",), max_age_days=400, schedules=True, last_per_subject=True),
     StreamSpec(DLQ, ("dlq.>",), max_age_days=400),
 )
 
@@ -72,6 +74,7 @@ def stream_config(spec: StreamSpec, dedup_window_seconds: int) -> StreamConfig:
         duplicate_window=float(dedup_window_seconds),
         # nats-facts.md: message schedules need this flag (server >= 2.12); it cannot be turned off later.
         allow_msg_schedules=spec.schedules or None,
+        max_msgs_per_subject=1 if spec.last_per_subject else -1,
     )
     return config
 

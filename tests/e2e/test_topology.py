@@ -25,6 +25,7 @@ async def test_starting_twice_declares_the_same_topology_and_updates_changed_con
             info = await js.stream_info(name)
             assert info.config.storage == StorageType.FILE
         assert (await js.stream_info(TIMERS)).config.allow_msg_schedules is True
+        assert (await js.stream_info(TIMERS)).config.max_msgs_per_subject == 1  # no pile of old firings
         consumers = {c.name: c for c in await js.consumers_info(EVENTS)}
         assert set(consumers) == {"intake", "triage", "sla_watch", "escalation", "notify"}
         assert all(c.config.max_deliver == 7 for c in consumers.values())
