@@ -565,8 +565,13 @@ def _body_parts(message: Message) -> tuple[Message | None, Message | None]:
 _REPORT_PARTS = {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification"}
 
 
+def referenced_cids(html: str) -> set[str]:
+    """Content-IDs the HTML shows inline (`cid:`): those parts are pictures in the body, not attachments."""
+    return {m.lower() for m in re.findall(r"cid:([^\"'\s>)]+)", html, flags=re.IGNORECASE)}
+
+
 def _attachments(message: Message, body_parts: Sequence[Message], html: str) -> tuple[Attachment, ...]:
-    referenced = {m.lower() for m in re.findall(r"cid:([^\"'\s>)]+)", html, flags=re.IGNORECASE)}
+    referenced = referenced_cids(html)
     found: list[Attachment] = []
     for index, part in enumerate(_leaves(message), start=1):
         if any(part is body for body in body_parts):

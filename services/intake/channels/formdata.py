@@ -83,6 +83,17 @@ def json_field(form: Form, name: str) -> Any:
         raise FormError("malformed_json", f"{name}: not JSON ({exc})") from exc
 
 
+def attachment_count(form: Form, name: str, limit: int = 1000) -> int:
+    """The count field Mailgun ('attachment-count') and SendGrid ('attachments') send beside the files."""
+    text = (form.text(name) or "").strip()
+    if text and not text.isdigit():
+        raise FormError("schema_violation", f"{name}: not a whole number")
+    count = int(text) if text else 0
+    if count > limit:
+        raise FormError("schema_violation", f"{name}: more than {limit}")
+    return count
+
+
 def decode_field(name: str, data: bytes, charset: str = "utf-8") -> str:
     try:
         return data.decode(charset or "utf-8")

@@ -31,7 +31,7 @@ from shared.schemas import Attachment
 
 from . import email as core
 from .base import ChannelConfig, Normalization, RawRequest, hmac_hex, same
-from .formdata import Form, FormError, json_field, parse_form
+from .formdata import Form, FormError, attachment_count, json_field, parse_form
 
 PROVIDER = "mailgun"
 RAW_EVENT = "route.forward"
@@ -83,16 +83,11 @@ def _first(pairs: list[tuple[str, str]], name: str) -> str | None:
 
 
 def _attachments(form: Form, html: str) -> tuple[Attachment, ...]:
-    count_text = (form.text("attachment-count") or "").strip()
-    if count_text and not count_text.isdigit():
-        raise FormError("schema_violation", "attachment-count: not a whole number")
-    count = int(count_text) if count_text else 0
-    if count > 1000:
-        raise FormError("schema_violation", "attachment-count: more than 1000")
+    count = attachment_count(form, "attachment-count")
     cid_map = json_field(form, "content-id-map")
     if cid_map is not None and not isinstance(cid_map, dict):
         raise FormError("schema_violation", "content-id-map: expected a JSON object")
-    referenced = {m.lower() for m in re.findall(r"cid:([^\"'\s>)]+)", html, flags=re.IGNORECASE)}
+    referenced = core.referenced_cids(html)
     inline = {
         str(field_name)
         for cid, field_name in (cid_map or {}).items()

@@ -21,7 +21,6 @@ before configuring secrets (the gateway is meant to log a warning for unverified
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,7 +29,7 @@ from shared.schemas import Attachment
 
 from . import email as core
 from .base import ChannelConfig, Normalization, RawRequest, same
-from .formdata import Form, FormError, decode_field, json_field, parse_form
+from .formdata import Form, FormError, attachment_count, decode_field, json_field, parse_form
 
 PROVIDER = "sendgrid"
 
@@ -67,15 +66,10 @@ def _field(form: Form, name: str, charsets: dict[str, Any]) -> str | None:
 
 
 def _attachments(form: Form, html: str) -> tuple[Attachment, ...]:
-    count_text = (form.text("attachments") or "").strip()
-    if count_text and not count_text.isdigit():
-        raise FormError("schema_violation", "attachments: not a whole number")
-    count = int(count_text) if count_text else 0
-    if count > 1000:
-        raise FormError("schema_violation", "attachments: more than 1000")
+    count = attachment_count(form, "attachments")
     info = _json_object(form, "attachment-info")
     content_ids = _json_object(form, "content-ids")
-    referenced = {m.lower() for m in re.findall(r"cid:([^\"'\s>)]+)", html, flags=re.IGNORECASE)}
+    referenced = core.referenced_cids(html)
     inline = {str(key) for cid, key in content_ids.items() if str(cid).strip("<>").lower() in referenced}
     for key, described in info.items():
         cid = described.get("content-id") if isinstance(described, dict) else None
