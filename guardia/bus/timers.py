@@ -33,8 +33,4 @@ async def disarm(js: JetStreamContext, key: str) -> None:
     await js.purge_stream(TIMERS, subject=f"timer.arm.{key}")
 
 
-def fired_key(subject: str) -> str:
-    return subject.removeprefix("timer.fire.")
-
-
-__all__ = ["arm", "disarm", "fired_key", "schedule_time"]
+__all__ = ["arm", "disarm", "schedule_time"]

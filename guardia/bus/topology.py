@@ -7,7 +7,7 @@
 | GUARDIA_TIMERS    | timer.>           | durable timers: `timer.arm.*` schedules fire into `timer.fire.*` |
 | GUARDIA_DLQ       | dlq.>             | dead letters, raw bytes and reason, `dlq.<tenant>.<source>`      |
 
-Each service keeps its own state in its own KV bucket (design.md invariant 6).
+Each service keeps its own state in its own KV buckets, named in its app.py (design.md invariant 6).
 """
 
 from __future__ import annotations
@@ -46,24 +46,6 @@ STREAMS = (
     StreamSpec(TIMERS, ("timer.>",), max_age_days=400, schedules=True, last_per_subject=True),
     StreamSpec(DLQ, ("dlq.>",), max_age_days=400),
 )
-
-#: bucket -> owning service
-BUCKETS = {
-    "intake_contacts": "intake",  # contact key -> ticket it went to (dedup of provider retries)
-    "intake_threads": "intake",  # customer + channel -> open ticket
-    "intake_tickets": "intake",  # ticket id -> its number, status, customer
-    "intake_counters": "intake",
-    "intake_open": "intake",  # ticket id -> open ticket summary (duplicate candidates)
-    "intake_identities": "intake",  # customer identity -> its open tickets
-    "intake_conversations": "intake",  # thread key (root Message-ID...) -> ticket  # per-tenant ticket number sequence
-    "triage_tickets": "triage",  # ticket id -> its customer text and current classification
-    "triage_corrections": "triage",  # ticket id -> an agent's corrected labels (training data)
-    "sla_clocks": "sla_watch",  # ticket id -> its clocks (engine state)
-    "escalation_state": "escalation",  # committee count, per-ticket escalation level
-    "notify_tickets": "notify",  # ticket id -> what notify needs to address and render
-    "notify_deliveries": "notify",  # notification id -> delivery state (idempotency)
-}
-
 
 def stream_config(spec: StreamSpec, dedup_window_seconds: int) -> StreamConfig:
     config = StreamConfig(
