@@ -65,10 +65,6 @@ class Context:
     def kv(self, name: str) -> KeyValue:
         return self.runtime.buckets[name]
 
-    @property
-    def settings(self) -> Settings:
-        return self.runtime.settings
-
 
 def backoff_seconds(deliveries: int) -> float:
     """1 s, 2 s, 4 s ... capped at 60 s between redeliveries of a failing message."""
