@@ -215,13 +215,26 @@ class ServiceRuntime:
 
     # -- consuming -----------------------------------------------------------------------------
 
-    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, batch: int = 1) -> None:
-        """A durable pull consumer on non-event subjects (raw channel payloads, fired timers)."""
+    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, batch: int = 1,
+                    purge_handled: bool = False) -> None:
+        """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
+
+        `purge_handled` removes each message from its subject once handled: a fired timer lives on a
+        per-ticket subject, and a million kept firings would cost nats-server a million subject
+        index entries for messages nobody reads again. Only sequences up to the handled one go, so
+        a newer firing on the same subject is kept.
+        """
 
         async def on_message(body: bytes) -> None:
             msg: NatsMessage = self.broker.context.get_local("message")
-            await self._guarded(msg, body, lambda: handler(body, msg.raw_message.subject,
-                                                          _headers(msg.raw_message.headers)))
+            raw = msg.raw_message
+
+            async def work() -> None:
+                await handler(body, raw.subject, _headers(raw.headers))
+                if purge_handled and raw.metadata is not None:
+                    await self.js.purge_stream(stream, subject=raw.subject, seq=raw.metadata.sequence.stream + 1)
+
+            await self._guarded(msg, body, work)
 
         self._subscribe(stream, subject, durable, batch)(on_message)
 

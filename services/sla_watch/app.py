@@ -159,5 +159,6 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         await ctx.staged.commit()
 
     rt.consume_events()
-    rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer)
+    rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer,
+                   purge_handled=True)
     return rt

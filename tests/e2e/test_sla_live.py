@@ -12,6 +12,7 @@ import httpx
 import nats
 from nats.js import JetStreamContext
 
+from guardia.bus.topology import TIMERS
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
@@ -56,6 +57,22 @@ async def test_agent_reclassification_rearms_the_timer_so_the_breach_comes_at_th
     breach = (await _of(js, ticket, "sla.breached"))[0]
     assert breach["data"]["deadline"] == retargeted[0]["data"]["deadline"]
     assert (await _types(js, ticket)).count("sla.started") == 1
+
+
+async def test_a_handled_timer_firing_leaves_nothing_behind_in_the_timers_stream(
+    guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    # a problema (24 h) written 24 h minus 3 s ago: its 95 % warning is due now and its breach in ~3 s
+    body = contact("Me sale mal calculado el IVA en la factura", pid="purge-1", minutes_ago=24 * 60 - 3 / 60)
+    ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
+    await eventually(lambda: _has(js, ticket, "sla.breached"), within=20, what="the breach")
+
+    async def nothing_left() -> bool:
+        info = await js.stream_info(TIMERS, subjects_filter=f"timer.*.sla.{ticket}.>")
+        return not info.state.subjects
+
+    # every firing was handled and purged, and nothing is armed after a breach
+    await eventually(nothing_left, what="no timer subject left for the ticket")
 
 
 async def test_a_merged_duplicate_loses_its_clock_and_nothing_fires_after(
