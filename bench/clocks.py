@@ -1,10 +1,12 @@
 """Benchmark: many armed clocks, and how close to their instant warnings fire.
 
-    .venv/bin/python bench/clocks.py --clocks 1000000 --live 200
+    .venv/bin/python bench/clocks.py --clocks 1000000 --live 200 --settle 300
 
 1. Armed and tracked: N clocks as sla_watch keeps them, each one KV entry (the engine's state for a
-   ticket, ~1 KB of JSON) and one NATS message schedule 30 days ahead. Reports the nats-server's
-   resident memory (sla_watch keeps no clock in memory between messages) and the store's size.
+   ticket, ~0.6 KB of JSON) and one NATS message schedule 30 days ahead. Reports the nats-server's
+   resident memory (sla_watch keeps no clock in memory between messages): its peak while arming, right
+   after, and after `--settle` seconds (the store drops its write caches after a couple of minutes),
+   with the GOMEMLIMIT the embedded server ran with (guardia/embedded.py), and the store's size.
 2. Live: M tickets through the real sla_watch service whose 50 % warning falls 3-20 s ahead; for
    each `sla.warning` event, the delay between its instant (occurred_at) and when a subscriber
    received it. Reports p50 / p99 / max.
@@ -44,11 +46,16 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def gomemlimit(pid: int) -> str:
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"GOMEMLIMIT=")), "unset")
+
+
 def du_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-async def armed(url: str, n: int, pid: int, store: Path) -> None:
+async def armed(url: str, n: int, pid: int, store: Path, settle: float) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     await ensure_streams(js)
@@ -60,20 +67,25 @@ async def armed(url: str, n: int, pid: int, store: Path) -> None:
     rules.classify(t, TicketType.solicitud, Priority.media, now)
     state = json.dumps(t.to_state(), separators=(",", ":")).encode()  # exactly what sla_watch stores
     far = now + timedelta(days=30)
-    before = rss_mib(pid)
+    before = peak = rss_mib(pid)
     start = time.perf_counter()
     chunk = 2000
     for i in range(0, n, chunk):
         ids = [f"{uuid4()}" for _ in range(min(chunk, n - i))]
         await asyncio.gather(*(kv.put(tid, state) for tid in ids))
         await asyncio.gather(*(timers.arm(js, f"sla.{tid}.resolution", far, {"ticket_id": tid}) for tid in ids))
+        peak = max(peak, rss_mib(pid))
         if (i // chunk) % 50 == 0:
             print(f"  {i + len(ids):>9,} clocks, nats-server RSS {rss_mib(pid):,.0f} MiB", flush=True)
     elapsed = time.perf_counter() - start
     await asyncio.sleep(2)
     print(f"armed and tracked {n:,} clocks in {elapsed:,.0f} s ({n / elapsed:,.0f}/s)")
-    print(f"nats-server RSS: {before:,.0f} MiB before, {rss_mib(pid):,.0f} MiB after; "
-          f"store on disk {du_mib(store):,.0f} MiB; state per clock {len(state)} B")
+    print(f"nats-server (GOMEMLIMIT={gomemlimit(pid)}) RSS: {before:,.0f} MiB before, peak {peak:,.0f} MiB "
+          f"while arming, {rss_mib(pid):,.0f} MiB after; store on disk {du_mib(store):,.0f} MiB; "
+          f"state per clock {len(state)} B")
+    if settle:
+        await asyncio.sleep(settle)
+        print(f"after {settle:.0f} s more: nats-server RSS {rss_mib(pid):,.0f} MiB")
     await nc.close()
 
 
@@ -118,6 +130,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--live", type=int, default=200)
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait, then report RSS again")
     args = parser.parse_args()
     configure("console", "WARNING")
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +140,7 @@ async def main() -> None:
             if args.live:
                 await live(server.url, args.live, Path(tmp))
             if args.clocks:
-                await armed(server.url, args.clocks, server.process.pid, store)
+                await armed(server.url, args.clocks, server.process.pid, store, args.settle)
 
 
 if __name__ == "__main__":

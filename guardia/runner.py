@@ -112,7 +112,8 @@ async def serve_until_signalled(names: tuple[str, ...], settings: Settings,
         loop.add_signal_handler(sig, stop.set)
     embedded: EmbeddedNats | None = None
     if settings.nats_url is None:
-        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.embedded_nats_port).start()
+        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.embedded_nats_port,
+                                memory_limit=settings.embedded_nats_memory_limit).start()
         settings = settings.model_copy(update={"nats_url": embedded.url})
         url_file(settings).write_text(embedded.url)
     try:

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from guardia.embedded import DEFAULT_MEMORY_LIMIT
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUARDIA_", extra="ignore")
@@ -20,6 +22,10 @@ class Settings(BaseSettings):
     )
     embedded_nats_port: int | None = Field(
         default=None, description="Port of the embedded nats-server (default: a free one)."
+    )
+    embedded_nats_memory_limit: str | None = Field(
+        default=DEFAULT_MEMORY_LIMIT, pattern=r"^\d+(B|KiB|MiB|GiB|TiB)$",
+        description="GOMEMLIMIT of the embedded nats-server (Go's soft memory limit); empty: none.",
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -50,7 +56,7 @@ class Settings(BaseSettings):
     webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 
-    @field_validator("nats_url", mode="before")
+    @field_validator("nats_url", "embedded_nats_memory_limit", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
