@@ -133,6 +133,7 @@ class _RuleLists:
     @classmethod
     def of(cls, vocabulary: Vocabulary) -> _RuleLists:
         lists: dict[str, Sequence[str]] = {"not_a_request": vocabulary.not_a_request,
+                                           "automated": vocabulary.automated,
                                            "abusive": vocabulary.abusive}
         for t, phrases in vocabulary.types.items():
             lists[f"type:{t.value}"] = phrases

@@ -24,7 +24,9 @@ class Vocabulary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     spelling: dict[str, str] = Field(default_factory=dict, description="word -> canonical word (typos, chat).")
-    not_a_request: tuple[str, ...] = ()
+    not_a_request: tuple[str, ...] = Field(default=(), description="Courtesy: no request in a short message.")
+    automated: tuple[str, ...] = Field(
+        default=(), description="Auto-replies, mass mailings, invites, closing call notes: no request at any length.")
     types: dict[TicketType, tuple[str, ...]] = Field(default_factory=dict)
     priority: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     areas: dict[Area, tuple[str, ...]] = Field(default_factory=dict)

@@ -16,7 +16,10 @@ Two layers (services/triage/README.md explains them with their measured accuracy
     - 001 §3.2 baja: pregunta, usabilidad and no-request tickets need no immediate action; test
       environments and suspensions (`priority.baja`, 001 §3.4.1 ambiente de pruebas / bajar base);
     - 001 §3.2 bug: technical output the user cannot understand (vocabulary `types.bug`);
-    - not a request: a short courtesy message with no request (vocabulary `not_a_request`);
+    - not a request: a short courtesy message with no request (vocabulary `not_a_request`), or, at any
+      length, what a machine or a mass sender writes and a call that ends with no request (vocabulary
+      `automated`: auto-replies, out-of-office, newsletters, marketing, calendar invites), unless it
+      carries technical output or a seed impact rule fires;
     - 003 abusive language (vocabulary `abusive`);
     - 001 §3.4.1 playbook, derived from type and categories.
   The model decides where those rules are silent. Confidence is the model's probability of the final
@@ -53,7 +56,7 @@ URGENT_BY_MODEL = 0.6
 #: The model's "no request" yields to a request phrase of the vocabulary unless it is at least this sure.
 NONE_OVER_KEYWORDS = 0.9
 #: ... and with no courtesy nor insult in it, unless it is at least this sure (else a human reviews a request).
-NONE_UNSAID = 0.8
+NONE_UNSAID = 0.9
 #: Between the model's first two types closer than this, the one the keyword rules name wins.
 TIE_MARGIN = 0.1
 #: Confidence the hard rules give their own decision when the model proposes nothing better.
@@ -100,6 +103,7 @@ class _Signals:
     norm: str
     types: dict[TicketType, list[str]]
     courtesy: list[str]
+    automated: list[str]
     urgent: list[str]
     edocs: list[str]
     blocking: list[str]
@@ -113,6 +117,12 @@ class _Signals:
     def is_courtesy(self) -> bool:
         """A short greeting, thanks or auto-reply with no request phrase in it."""
         return bool(self.courtesy) and not any(self.types.values()) and len(self.norm.split()) <= COURTESY_MAX_WORDS
+
+    @property
+    def is_automated(self) -> bool:
+        """An auto-reply, a mailing, an invite or a closing call note, with nothing the seeds act on in it."""
+        return (bool(self.automated) and not self.types[TicketType.bug] and not self.urgent
+                and not (self.edocs and self.blocking))
 
 
 class KeywordClassifier:
@@ -131,6 +141,7 @@ class KeywordClassifier:
             norm=norm,
             types={t: self._m.hits(f"type:{t}", v.types.get(t, ()), norm) for t in _TYPE_ORDER},
             courtesy=self._m.hits("not_a_request", v.not_a_request, norm),
+            automated=self._m.hits("automated", v.automated, norm),
             urgent=self._m.hits("p:urgente", p.get("urgente", ()), norm),
             edocs=self._m.hits("p:edocs", p.get("electronic_documents", ()), norm),
             blocking=self._m.hits("p:blocking", p.get("blocking", ()), norm),
@@ -150,7 +161,10 @@ class KeywordClassifier:
         best = max(_TYPE_ORDER, key=lambda t: (scores[t], -_TYPE_ORDER.index(t)))
         ticket_type: TicketType | None = best if scores[best] else None
         confidence = 0.5
-        if ticket_type is not None:
+        if s.is_automated:
+            ticket_type, confidence = None, RULE_CONFIDENCE
+            reasons.append(Reason(rule="not a request", detail=", ".join(s.automated)))
+        elif ticket_type is not None:
             ranked = sorted(scores.values(), reverse=True)
             margin = ranked[0] - ranked[1]
             confidence = 0.9 if margin >= 2 else 0.75 if margin == 1 else 0.6
@@ -166,11 +180,11 @@ class KeywordClassifier:
             confidence = 0.4
             reasons.append(Reason(rule="fallback: no rule matched, problema for a human to review"))
 
-        categories = tuple(c for c, hits in s.categories.items() if hits)
+        categories = tuple(c for c, hits in s.categories.items() if hits) if ticket_type is not None else ()
         priority = _keyword_priority(s, ticket_type, reasons)
         area = Area.otro
         area_hits: list[str] = []
-        for a, hits in s.areas.items():
+        for a, hits in s.areas.items() if ticket_type is not None else ():  # 003: no request -> otro
             if len(hits) > len(area_hits):
                 area, area_hits = a, hits
         if area_hits:
@@ -249,7 +263,7 @@ class Classifier:
     def classify(self, subject: str, text: str) -> Decision:
         s = self.keywords.signals(subject, text)
         baseline = self.keywords.decide(s)
-        if s.is_courtesy:  # the rule decides alone: nothing for the model to add
+        if s.is_courtesy or s.is_automated:  # the rule decides alone: nothing for the model to add
             return baseline
         raw = f"{subject}\n{text}" if subject else text
         return self.combine(s, baseline, self.model.predict([raw])[0])

@@ -78,7 +78,7 @@ def test_evaluate_prints_accuracy_confusion_and_worst_mistakes() -> None:
     result = runner.invoke(app, ["classify", "--evaluate", str(HELDOUT)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "130 tickets" in out
+    assert "330 tickets" in out
     for label in ("accuracy per field", "type", "priority", "area", "categories (exact match)",
                   "categories (micro-F1)", "abusive", "type confusion matrix", "10 worst mistakes"):
         assert label in out, label

@@ -12,13 +12,13 @@ from services.triage.model import HELDOUT, TRAIN, TriageModel, load_corpus
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 
-MEASURED = {"type": 0.885, "priority": 0.908, "area": 0.892}
+MEASURED = {"type": 0.894, "priority": 0.955, "area": 0.936}
 FLOOR = {field: value - 0.03 for field, value in MEASURED.items()}
 
 
 def test_heldout_accuracy_does_not_regress(classifier: Classifier) -> None:
     report = evaluate_rows(lambda text: classifier.classify("", text), load_corpus(HELDOUT), classifier.review_below)
-    assert report.n == 130
+    assert report.n == 330
     measured = {field: report.accuracy(field) for field in FLOOR}
     assert all(measured[f] >= FLOOR[f] for f in FLOOR), (measured, FLOOR)
     assert report.accuracy("abusive") >= 0.95
@@ -28,7 +28,7 @@ def test_heldout_accuracy_does_not_regress(classifier: Classifier) -> None:
 def test_the_heldout_split_is_not_in_training() -> None:
     train = {r.id for r in load_corpus(TRAIN)}
     heldout = {r.id for r in load_corpus(HELDOUT)}
-    assert len(train) == 526
+    assert len(train) == 886
     assert not train & heldout
 
 

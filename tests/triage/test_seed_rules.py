@@ -139,6 +139,29 @@ def test_thanks_and_auto_replies_are_no_request(classifier: Classifier, text: st
     assert rules_of(d)[0] == "not a request"
 
 
+@pytest.mark.parametrize("text", [
+    "Asunto: Fuera de la oficina\n\nEstaré fuera de la oficina hasta el lunes 14 sin acceso a correo. Para temas de "
+    "facturación y cobranza escriba a cobranza@ferreteria.example o llame al 55 5555 0101.\n\nAtte. Lic. Ana Ruiz",
+    "Invitación: Revisión de inventario @ jue 5 dic 10:00 - 11:00 (CST)\nUnirse con Google Meet: meet.example/abc\n"
+    "¿Asistirás? Sí - Quizás - No",
+    "Cliente llama para confirmar que recibió la cotización por correo; no tiene otra solicitud.",
+    "Boletín contable de diciembre: en esta edición, cierre fiscal, nómina de aguinaldos y facturación global. "
+    "Para dejar de recibir estos correos haga clic aquí.",
+])
+def test_auto_replies_mailings_invites_and_closing_calls_are_no_request_at_any_length(
+    classifier: Classifier, text: str
+) -> None:
+    d = classifier.classify("", text)
+    assert (d.ticket_type, d.priority, d.area, d.categories) == (None, Priority.baja, Area.otro, ())
+    assert rules_of(d)[0] == "not a request"
+
+
+def test_an_auto_reply_quoting_technical_output_is_still_triaged(classifier: Classifier) -> None:
+    d = classifier.classify("", "Respuesta automática del ERP: al timbrar sale Internal Server Error 500 "
+                                "(Traceback: KeyError 'uuid') y no se timbra ninguna factura")
+    assert d.ticket_type is TicketType.bug
+
+
 def test_a_suggestion_is_usabilidad_baja_with_improvement(classifier: Classifier) -> None:
     d = classifier.classify("", "Sería bueno que el botón de timbrar estuviera junto a Confirmar, "
                                 "los cajeros se confunden")
