@@ -28,7 +28,7 @@ import nats
 
 from guardia.bus import timers
 from guardia.bus.topology import EVENTS, bucket, ensure_streams
-from guardia.embedded import EmbeddedNats
+from guardia.embedded import DEFAULT_MEMORY_LIMIT, EmbeddedNats
 from guardia.logs import configure
 from guardia.policy import Policies
 from guardia.runner import running
@@ -131,11 +131,13 @@ async def main() -> None:
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--live", type=int, default=200)
     parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait, then report RSS again")
+    parser.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT,
+                        help="GOMEMLIMIT of the embedded nats-server; '' for none (the Go default)")
     args = parser.parse_args()
     configure("console", "WARNING")
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "nats"
-        with EmbeddedNats(store) as server:
+        with EmbeddedNats(store, memory_limit=args.memory_limit or None) as server:
             assert server.process is not None
             if args.live:
                 await live(server.url, args.live, Path(tmp))

@@ -89,7 +89,10 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
             classifier = classifiers[event.tenant]
             decision = classifier.classify(record["subject"], record["text"])
             new = classified(decision, classifier.review_below, note="reclasificado por un nuevo mensaje del cliente")
-            if _labels(new.model_dump(mode="json")) != _labels(record["classification"]):
+            # A thank-you or an out-of-office reply later in the conversation does not undo a request:
+            # a ticket leaves the clocks only by an agent's hand (a correction or a status).
+            undoes_request = decision.ticket_type is None and record["classification"].get("ticket_type") is not None
+            if not undoes_request and _labels(new.model_dump(mode="json")) != _labels(record["classification"]):
                 ev = event.derive(new, producer=PRODUCER)
                 record["classification"] = ev.envelope.data
                 out.append(ev)

@@ -61,6 +61,24 @@ async def test_a_new_customer_message_that_changes_the_matter_reclassifies_the_t
     assert "nuevo mensaje" in both[-1]["data"]["note"]
 
 
+async def test_an_auto_reply_later_in_the_conversation_does_not_undo_the_request(
+    guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    first = contact("El reporte de cartera no cuadra con los saldos del balance", pid="ooo-1")
+    ticket = (await http.post("/v1/contacts", json=first)).json()["ticket_id"]
+    await eventually(lambda: _of(js, ticket, "ticket.classified"), what="the first classification")
+    reply = contact("Respuesta automática: estaré fuera de la oficina hasta el lunes, sin acceso a correo.",
+                    pid="ooo-2")
+    later = contact("Además no podemos timbrar ninguna factura: el SAT rechaza todos los CFDI", pid="ooo-3")
+    for body in (reply, later):
+        assert (await http.post("/v1/contacts", json=body)).json()["ticket_id"] == ticket
+    # triage handles a ticket's messages in order: once the third one is classified, the second was seen
+    both = await eventually(lambda: _at_least(js, ticket, "ticket.classified", 2), what="the third message's")
+    assert [c["data"]["ticket_type"] for c in both] == ["problema", "problema"]  # type: ignore[index]
+    assert both[-1]["data"]["priority"] == "alta"  # type: ignore[index]
+    assert not await _of(js, ticket, "sla.exempted")
+
+
 async def test_abusive_language_ends_the_attention_politely(
     guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
 ) -> None:
