@@ -83,9 +83,13 @@ async def armed(url: str, n: int, pid: int, store: Path, settle: float) -> None:
     print(f"nats-server (GOMEMLIMIT={gomemlimit(pid)}) RSS: {before:,.0f} MiB before, peak {peak:,.0f} MiB "
           f"while arming, {rss_mib(pid):,.0f} MiB after; store on disk {du_mib(store):,.0f} MiB; "
           f"state per clock {len(state)} B")
-    if settle:
-        await asyncio.sleep(settle)
-        print(f"after {settle:.0f} s more: nats-server RSS {rss_mib(pid):,.0f} MiB")
+    if settle:  # the store drops its write caches and compacts a couple of minutes later: watch it
+        settled_peak, until = 0.0, time.monotonic() + settle
+        while time.monotonic() < until:
+            await asyncio.sleep(1)
+            settled_peak = max(settled_peak, rss_mib(pid))
+        print(f"over {settle:.0f} s more: nats-server RSS peak {settled_peak:,.0f} MiB, "
+              f"{rss_mib(pid):,.0f} MiB at the end")
     await nc.close()
 
 

@@ -16,7 +16,7 @@ What it is. One scikit-learn model per field, trained from `corpus/train.jsonl` 
   training split the list is more precise (see services/triage/README.md).
 
 How it ships. The model is *trained at start-up* from the corpus kept in the repository, not loaded
-from a checked-in artifact: training takes about 1-2 s on one core (526 messages) and the result is
+from a checked-in artifact: training takes about 2 s on one core (1,285 messages) and the result is
 memoized per process and vocabulary, so the triage service, `guardia classify` and the tests each
 train once. There is no pickle to drift from the installed scikit-learn, the model always matches the
 corpus and the vocabulary in the same commit, and a tenant's added phrases take part in the model's

@@ -12,7 +12,7 @@ from services.triage.model import HELDOUT, TRAIN, TriageModel, load_corpus
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 
-MEASURED = {"type": 0.894, "priority": 0.955, "area": 0.936}
+MEASURED = {"type": 0.930, "priority": 0.955, "area": 0.948}
 FLOOR = {field: value - 0.03 for field, value in MEASURED.items()}
 
 
@@ -28,7 +28,7 @@ def test_heldout_accuracy_does_not_regress(classifier: Classifier) -> None:
 def test_the_heldout_split_is_not_in_training() -> None:
     train = {r.id for r in load_corpus(TRAIN)}
     heldout = {r.id for r in load_corpus(HELDOUT)}
-    assert len(train) == 886
+    assert len(train) == 1285
     assert not train & heldout
 
 
