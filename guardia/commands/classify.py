@@ -149,7 +149,10 @@ def classify_command(
     if evaluate is not None:
         if files:
             raise typer.BadParameter("give either files to classify or --evaluate, not both")
-        rows = load_corpus(evaluate)
+        try:
+            rows = load_corpus(evaluate)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--evaluate") from exc
         report = evaluate_rows(lambda text: classifier.classify("", text), rows, classifier.review_below)
         print_report(report, classifier, evaluate, Console(width=160))
         return

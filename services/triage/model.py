@@ -91,6 +91,31 @@ class Labeled:
     abusive: bool
 
 
+#: The other names the issue and the seeds give labels (impact as shown to customers: crítico, alto...).
+_SYNONYMS: dict[str, dict[str, str | None]] = {
+    "type": {NONE: None, "null": None, "ninguno": None, "no_request": None, "bugs": "bug"},
+    "priority": {"critico": "urgente", "critica": "urgente", "alto": "alta", "medio": "media", "bajo": "baja"},
+}
+_ALLOWED: dict[str, tuple[str, ...]] = {"type": TYPES, "priority": PRIORITIES, "area": AREAS, "categories": CATEGORIES}
+
+
+def canonical_label(field_name: str, value: object) -> str | None:
+    """'Anomalía' -> 'anomalia', 'crítico' -> 'urgente', 'oportunidad de mejora' -> 'oportunidad_de_mejora'.
+
+    Labeled files come from people and other tools: case, accents and the seeds' alternative names
+    are folded; anything else is an error that names the field and the allowed values.
+    """
+    if value is None or (field_name == "type" and str(value).strip() == ""):
+        return None
+    label = normalize(str(value)).replace(" ", "_")
+    synonyms = _SYNONYMS.get(field_name, {})
+    if label in synonyms:
+        return synonyms[label]
+    if label not in _ALLOWED[field_name]:
+        raise ValueError(f"{field_name} {value!r} is not one of {', '.join(_ALLOWED[field_name])}")
+    return None if label == NONE else label
+
+
 def load_corpus(path: Path) -> list[Labeled]:
     rows: list[Labeled] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -98,10 +123,17 @@ def load_corpus(path: Path) -> list[Labeled]:
             continue
         try:
             o = json.loads(line)
-            rows.append(Labeled(id=str(o["id"]), text=str(o["text"]), channel=str(o.get("channel", "")),
-                                type=o["type"], priority=str(o["priority"]), area=str(o["area"]),
-                                categories=tuple(o.get("categories") or ()), abusive=bool(o.get("abusive", False))))
-        except (ValueError, KeyError, TypeError) as exc:
+            cats = o.get("categories") or ()
+            if isinstance(cats, str):
+                cats = [c for c in cats.split(",") if c.strip()]
+            rows.append(Labeled(
+                id=str(o["id"]), text=str(o["text"]), channel=str(o.get("channel", "")),
+                type=canonical_label("type", o["type"]), priority=str(canonical_label("priority", o["priority"])),
+                area=str(canonical_label("area", o["area"])),
+                categories=tuple(str(canonical_label("categories", c)) for c in cats),
+                abusive=bool(o.get("abusive", False)),
+            ))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{number}: not a labeled ticket ({exc})") from exc
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import typer
@@ -83,3 +84,30 @@ def test_evaluate_prints_accuracy_confusion_and_worst_mistakes() -> None:
                   "categories (micro-F1)", "abusive", "type confusion matrix", "10 worst mistakes"):
         assert label in out, label
     assert "tfidf-svm/" in out
+
+
+def test_evaluate_reads_the_seeds_other_label_names_and_accents(tmp_path: Path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    rows = [
+        {"id": "a", "text": "No podemos timbrar ninguna factura, el SAT rechaza todos los CFDI", "type": "Problema",
+         "priority": "alto", "area": "Facturación", "categories": ["Documentos electrónicos"]},
+        {"id": "b", "text": "muchas gracias ya quedó 👍", "type": "none", "priority": "bajo", "area": "otro",
+         "categories": []},
+        {"id": "c", "text": "No podemos entrar al sistema, todos los usuarios están bloqueados", "type": "anomalía",
+         "priority": "crítico", "area": "acceso", "categories": ""},
+    ]
+    labeled.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["classify", "--evaluate", str(labeled)])
+    assert result.exit_code == 0, result.output
+    assert "3 tickets" in result.stdout
+    assert re.search(r"priority\s*│\s*100\.0%", result.stdout), result.stdout
+
+
+def test_evaluate_refuses_an_unknown_label_and_says_where(tmp_path: Path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(json.dumps({"id": "a", "text": "hola", "type": "pregunta", "priority": "altisima",
+                                   "area": "otro"}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["classify", "--evaluate", str(labeled)])
+    assert result.exit_code == 2
+    said = re.sub(r"[\s│╭╮╰╯─]+", "", result.output)  # the error box wraps long lines
+    assert "labeled.jsonl:1" in said and "priority'altisima'isnotoneof" in said and "urgente" in said
