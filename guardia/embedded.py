@@ -39,11 +39,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 #: The Go runtime's soft memory limit for the embedded nats-server (GOMEMLIMIT). Without one, the Go
-#: collector lets the heap grow to twice what is live before collecting: arming a million SLA clocks
-#: took the server to 1.3 GiB resident while about 0.6 GiB was live (bench/clocks.py). With this
-#: limit it collects sooner and the same run peaks at about 0.8 GiB. It is soft: a store that
-#: really needs more memory gets it, at the cost of more frequent collection. The NATS Helm chart
-#: sets the same variable from the container's memory limit; compose.yaml does it for the nats service.
+#: collector lets the heap grow to twice what is live before it collects. Arming a million SLA clocks
+#: took the server to 1.34 GiB resident that way; with this limit the same run stayed under 0.94 GiB
+#: (bench/clocks.py, README "Benchmarks"). The limit is soft: a store that really needs more memory
+#: gets it, at the cost of collecting more often. The NATS Helm chart sets the same variable from the
+#: container's memory limit, and compose.yaml sets it for its nats service.
 DEFAULT_MEMORY_LIMIT = "800MiB"
 
 
