@@ -5,8 +5,9 @@
 1. Armed and tracked: N clocks as sla_watch keeps them, each one KV entry (the engine's state for a
    ticket, ~0.6 KB of JSON) and one NATS message schedule 30 days ahead. Reports the nats-server's
    resident memory (sla_watch keeps no clock in memory between messages): its peak while arming, right
-   after, and after `--settle` seconds (the store drops its write caches after a couple of minutes),
-   with the GOMEMLIMIT the embedded server ran with (guardia/embedded.py), and the store's size.
+   after, and its peak over `--settle` more seconds (a couple of minutes later the store drops its
+   write caches and writes its index state), with the GOMEMLIMIT the embedded server ran with
+   (guardia/embedded.py), and the store's size.
 2. Live: M tickets through the real sla_watch service whose 50 % warning falls 3-20 s ahead; for
    each `sla.warning` event, the delay between its instant (occurred_at) and when a subscriber
    received it. Reports p50 / p99 / max.
@@ -134,7 +135,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--live", type=int, default=200)
-    parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait, then report RSS again")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds to keep watching RSS after arming")
     parser.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT,
                         help="GOMEMLIMIT of the embedded nats-server; '' for none (the Go default)")
     args = parser.parse_args()
