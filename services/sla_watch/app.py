@@ -12,6 +12,7 @@ State:         KV sla_clocks: ticket id -> TicketClocks (rules.py)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -85,6 +86,18 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         entry = await read(ctx.kv("sla_clocks"), str(ticket_id))
         return (TicketClocks.model_validate(entry.value) if entry.value else None), entry.revision
 
+    async def advance(event: Event, ctx: Context,
+                      step: Callable[[SlaRules, TicketClocks], list[Emitted]]) -> list[Event]:
+        """Load the ticket's clocks, apply one rule step, stage the new state and emit its clock events.
+        A ticket sla_watch never saw opened has no clocks to move."""
+        assert event.ticket_id is not None
+        t, revision = await load(ctx, event.ticket_id)
+        if t is None:
+            return []
+        emitted = step(rules[t.tenant], t)
+        save(ctx.staged, t, event.ticket_id, revision)
+        return to_events(t, event.ticket_id, emitted, event)
+
     @rt.handles("ticket.opened")
     async def on_opened(event: Event, ctx: Context) -> list[Event]:
         opened = event.payload
@@ -110,37 +123,25 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
 
     @rt.handles("ticket.status_changed")
     async def on_status_changed(event: Event, ctx: Context) -> list[Event]:
-        assert isinstance(event.payload, StatusChanged) and event.ticket_id is not None
-        t, revision = await load(ctx, event.ticket_id)
-        if t is None:
-            return []
-        emitted = rules[t.tenant].on_status(t, event.payload.status, event.occurred_at, str(event.event_id),
-                                            _cause(event))
-        save(ctx.staged, t, event.ticket_id, revision)
-        return to_events(t, event.ticket_id, emitted, event)
+        change = event.payload
+        assert isinstance(change, StatusChanged)
+        return await advance(event, ctx, lambda r, t: r.on_status(t, change.status, event.occurred_at,
+                                                                   str(event.event_id), _cause(event)))
 
     @rt.handles("ticket.message_added")
     async def on_message_added(event: Event, ctx: Context) -> list[Event]:
-        assert isinstance(event.payload, MessageAdded) and event.ticket_id is not None
+        assert isinstance(event.payload, MessageAdded)
         if event.payload.author != "customer":
             return []
-        t, revision = await load(ctx, event.ticket_id)
-        if t is None:
-            return []
-        emitted = rules[t.tenant].on_customer_message(t, event.occurred_at, str(event.event_id), _cause(event))
-        save(ctx.staged, t, event.ticket_id, revision)
-        return to_events(t, event.ticket_id, emitted, event)
+        return await advance(event, ctx, lambda r, t: r.on_customer_message(t, event.occurred_at, str(event.event_id),
+                                                                             _cause(event)))
 
     @rt.handles("ticket.merged")
     async def on_merged(event: Event, ctx: Context) -> list[Event]:
         """001 §3.4.1: the newer duplicate loses its clock (and gets one back if the merge is undone)."""
-        assert isinstance(event.payload, TicketMerged) and event.ticket_id is not None
-        t, revision = await load(ctx, event.ticket_id)
-        if t is None:
-            return []
-        emitted = rules[t.tenant].on_merged(t, event.occurred_at, event.payload.undone, _cause(event))
-        save(ctx.staged, t, event.ticket_id, revision)
-        return to_events(t, event.ticket_id, emitted, event)
+        merged = event.payload
+        assert isinstance(merged, TicketMerged)
+        return await advance(event, ctx, lambda r, t: r.on_merged(t, event.occurred_at, merged.undone, _cause(event)))
 
     async def on_timer(body: bytes, subject: str, headers: dict[str, str]) -> None:
         """A fired schedule: re-check the ticket's state, emit only what is really due."""
