@@ -9,7 +9,7 @@ one), update -> `contact.updated` on the contact's ticket, ignore -> 200 with th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import import_module
 
@@ -77,21 +77,11 @@ def available() -> list[Webhook]:
 
 
 def channel_config(settings: Settings) -> ChannelConfig:
-    return ChannelConfig(
-        whatsapp_app_secret=settings.whatsapp_app_secret,
-        whatsapp_verify_token=settings.whatsapp_verify_token,
-        telegram_secret_token=settings.telegram_secret_token,
-        crisp_secret=settings.crisp_secret,
-        tawkto_secret=settings.tawkto_secret,
-        zadarma_secret=settings.zadarma_secret,
-        twilio_auth_token=settings.twilio_auth_token,
-        mailgun_signing_key=settings.mailgun_signing_key,
-        sendgrid_token=settings.sendgrid_token,
-        webform_secret=settings.webform_secret,
-        public_base_url=settings.public_base_url.rstrip("/"),
-        zadarma_timezone=settings.zadarma_timezone,
-        replay_window_seconds=settings.webhook_replay_window,
-    )
+    """The channel accounts' settings: every ChannelConfig field Settings has under the same name
+    (so a new channel secret is declared in those two places only), then the ones that differ."""
+    same = {f.name: getattr(settings, f.name) for f in fields(ChannelConfig) if f.name in Settings.model_fields}
+    return replace(ChannelConfig(**same), public_base_url=settings.public_base_url.rstrip("/"),
+                   replay_window_seconds=settings.webhook_replay_window)
 
 
 #: channel -> the ChannelConfig field holding its secret (e-mail relies on where it is reachable from)
