@@ -113,7 +113,7 @@ def canonical_label(field_name: str, value: object) -> str | None:
         return synonyms[label]
     if label not in _ALLOWED[field_name]:
         raise ValueError(f"{field_name} {value!r} is not one of {', '.join(_ALLOWED[field_name])}")
-    return None if label == NONE else label
+    return label
 
 
 def load_corpus(path: Path) -> list[Labeled]:
