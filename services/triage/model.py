@@ -47,7 +47,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
-from .normalize import PhraseList, normalize, respell
+from .normalize import PhraseList, normalize, phrase_list, respell
 from .policy import Vocabulary
 
 MODEL_NAME = "tfidf-svm"
@@ -176,7 +176,7 @@ class _RuleLists:
         for c, phrases in vocabulary.categories.items():
             lists[f"category:{c.value}"] = phrases
         keys = sorted(lists)
-        return cls(keys, [PhraseList(tuple(lists[k])) for k in keys])
+        return cls(keys, [phrase_list(tuple(lists[k])) for k in keys])
 
     def counts(self, norm: str) -> list[float]:
         return [min(len(phrases.hits(norm)), 3) / 3 for phrases in self.lists]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import cache
 
 _NON_WORD = re.compile(r"[^a-z0-9?ñ]+")
 
@@ -60,10 +61,16 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 class PhraseList:
-    """A list of phrases matched on one text. A phrase's regex only runs when its first word is in the text."""
+    """A list of phrases matched on one text. A phrase's regex only runs when its first word is in the text.
+
+    Build one with `phrase_list`: the hard rules (rules.py) and the model's rule features (model.py)
+    match the same lists on the same normalized text, one after the other, so a list shared between
+    them and remembering its last answer does the matching once per message instead of twice.
+    """
 
     def __init__(self, phrases: tuple[str, ...] | list[str]) -> None:
         self.phrases = tuple(phrases)
+        self._last: tuple[str, list[str]] | None = None  # (norm, hits), replaced as one tuple
         self._each: list[tuple[str, tuple[str, ...], bool, re.Pattern[str]]] = []
         for p in self.phrases:
             norm = normalize(p)
@@ -74,6 +81,14 @@ class PhraseList:
             self._each.append((p, forms, stem, phrase_pattern(p)))
 
     def hits(self, norm: str) -> list[str]:
+        last = self._last
+        if last is not None and last[0] == norm:
+            return list(last[1])
+        found = self._match(norm)
+        self._last = (norm, found)
+        return list(found)
+
+    def _match(self, norm: str) -> list[str]:
         words = set(norm.split(" "))
         out = []
         for phrase, forms, stem, pattern in self._each:
@@ -85,3 +100,9 @@ class PhraseList:
             if pattern.search(norm):
                 out.append(phrase)
         return out
+
+
+@cache
+def phrase_list(phrases: tuple[str, ...]) -> PhraseList:
+    """The one compiled PhraseList for these phrases in this process (see PhraseList)."""
+    return PhraseList(phrases)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from shared.schemas import Area, Category, Priority, Reason, TicketType
 
 from .model import NONE, Prediction, TriageModel, trained_model
-from .normalize import PhraseList, normalize, respell
+from .normalize import PhraseList, normalize, phrase_list, respell
 from .policy import Vocabulary
 
 CLASSIFIER = "keywords-001/1"
@@ -92,7 +92,7 @@ class _Matcher:
     def hits(self, key: str, phrases: tuple[str, ...], text: str) -> list[str]:
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._cache[key] = PhraseList(phrases)
+            compiled = self._cache[key] = phrase_list(tuple(phrases))
         return compiled.hits(text)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.triage.normalize import normalize
+from services.triage.normalize import normalize, phrase_list
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 from shared.schemas import Area, Category, Priority, TicketType
@@ -14,6 +14,18 @@ CLASSIFIER = Classifier(TriagePolicy().merged_vocabulary())
 
 def classify(text: str, subject: str = ""):
     return CLASSIFIER.classify(subject, text)
+
+
+def test_a_phrase_list_is_compiled_once_and_answers_each_text_afresh() -> None:
+    phrases = ("no puedo timbrar", "factura")
+    shared = phrase_list(phrases)
+    assert phrase_list(phrases) is shared  # the rules and the model's features use the same one
+    first = shared.hits(normalize("No puedo timbrar las facturas"))
+    assert first == ["no puedo timbrar", "factura"]
+    first.clear()  # a caller's copy: the remembered answer is not touched
+    assert shared.hits(normalize("No puedo timbrar las facturas")) == ["no puedo timbrar", "factura"]
+    assert shared.hits(normalize("¿Cómo cambio el logo?")) == []
+    assert shared.hits(normalize("otra factura")) == ["factura"]
 
 
 def test_normalize_folds_case_accents_and_punctuation() -> None:
