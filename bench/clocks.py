@@ -107,7 +107,7 @@ async def live(url: str, m: int, data_dir: Path) -> None:
             if doc["data"]["fraction"] == 0.5:
                 delays.append((received - datetime.fromisoformat(doc["occurred_at"])).total_seconds())
 
-        await nc.subscribe("ev.*.sla.warning", cb=on_warning)
+        await nc.subscribe("ev.*.*.sla.warning", cb=on_warning)
         now = datetime.now(UTC)
         for i in range(m):
             # problema, 24 h: its 50 % instant is opened + 12 h; put it 3-20 s ahead

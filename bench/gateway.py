@@ -66,7 +66,7 @@ async def gateway(url: str, n: int, data_dir: Path) -> tuple[float, int]:
         start = time.perf_counter()
         await asyncio.gather(*(post(b) for b in bodies))
         while True:
-            info = await js.stream_info(EVENTS, subjects_filter="ev.*.contact.received")
+            info = await js.stream_info(EVENTS, subjects_filter="ev.*.*.contact.received")
             count = sum((info.state.subjects or {}).values())
             if count >= n:
                 break

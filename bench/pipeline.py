@@ -82,7 +82,7 @@ async def pipeline(url: str, n: int, data_dir: Path) -> dict[str, float]:
             if doc["data"]["notification_id"].endswith(":acknowledgment"):
                 acked.setdefault(doc["ticket_id"], time.perf_counter())
 
-        await js.subscribe("ev.*.notification.sent", cb=on_sent, ordered_consumer=True)
+        await js.subscribe("ev.*.*.notification.sent", cb=on_sent, ordered_consumer=True)
         limit = asyncio.Semaphore(16)
         async with httpx.AsyncClient(base_url=state.base_url, timeout=30) as http:
 

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     )
     max_deliver: int = Field(default=5, ge=1, description="Deliveries before a message is dead-lettered.")
     dedup_window_seconds: int = Field(default=3600, ge=1)
+    ack_wait_seconds: float = Field(
+        default=10.0, ge=1.0, le=300.0,
+        description="How long a message held by a dead replica waits before another replica redoes it.",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,18 +1,36 @@
-"""The wiring every service shares: a FastStream app on NATS, event dispatch, dead letters.
+"""The wiring every service shares: durable pull consumers on NATS JetStream, dispatch, dead letters.
 
-A service declares which event types it handles; the runtime gives it one durable pull consumer on
-`ev.*.>`-style subjects, decodes each message (upcasting old versions), calls the handler, publishes
-what the handler returns with `Nats-Msg-Id = event_id`, commits the handler's staged state, and acks.
+**Per-ticket order, any number of replicas** (scaleout-facts.md §7). Every event subject carries its
+ticket's partition, `ev.<tenant>.<p>.<aggregate>.<event>`. A service reads the event log through
+`PARTITIONS` durable consumers `<service>-pNN`, one per partition, each with `max_ack_pending=1`: the
+server hands out at most one message of a partition at a time, and a message that is retried (nak with
+a delay) or whose holder died (ack wait expired) is delivered again *before* anything newer of its
+partition. So every replica may pull every partition; a ticket's events are handled in stream order
+whatever the number of replicas, while tickets in different partitions run concurrently. A replica
+killed mid-message stalls its partition for at most the ack wait (`GUARDIA_ACK_WAIT_SECONDS`), then
+another replica redoes the message; a live handler keeps its message with `in_progress()` beats, so a
+slow handler is never run twice at once.
 
-Failure rules (design.md invariant 3):
+Cross-ticket state that must be counted exactly once (the committee) goes through a *serial* consumer:
+one durable over every partition with one message in flight (`handles(..., serial="committee")`).
+
+Each message: decode (upcasting old versions), call the handler, publish what it returns with
+`Nats-Msg-Id = event_id`, commit its staged state, ack. Failure rules (design.md invariant 3):
 - a message that is not a valid event is dead-lettered at once with the reason, and acked;
 - a handler that raises is retried with a growing delay; at `max_deliver` deliveries the message is
   dead-lettered and terminated, never retried forever.
+
+The pull loops are plain nats-py rather than FastStream subscribers: FastStream runs the messages of
+a fetched batch concurrently (which breaks per-key order) and costs a thread hop per message when
+the handler needs the raw message (nats-facts.md); the loop below is what the runtime needs and no more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import functools
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,18 +41,17 @@ from typing import Any
 import nats
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from faststream import AckPolicy, FastStream
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy as ServerAckPolicy
-from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from guardia.settings import Settings
-from shared.schemas import DeadLettered, Event, SchemaError, decode_event, make_event
+from shared.schemas import PARTITIONS, DeadLettered, Event, SchemaError, decode_event, event_type_of, make_event
 
+from . import faults
 from .state import Staged
 from .topology import DLQ, EVENTS, bucket, ensure_streams
 
@@ -42,6 +59,7 @@ log = structlog.get_logger("guardia.runtime")
 
 CAS_ATTEMPTS = 5
 HEARTBEAT_SECONDS = 5.0
+FETCH_SECONDS = 2.0  # a pull's expiry: how long an idle loop waits, and how soon it notices a stop
 
 Handler = Callable[[Event, "Context"], Awaitable[Iterable[Event]]]
 RawHandler = Callable[[bytes, str, dict[str, str]], Awaitable[None]]
@@ -53,6 +71,10 @@ class Rejected(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code, self.reason = code, reason
+
+
+class LegacyLayout(RuntimeError):
+    """The event log still has consumers of the layout before partitions: `guardia migrate` first."""
 
 
 @dataclass
@@ -71,76 +93,227 @@ def backoff_seconds(deliveries: int) -> float:
     return float(min(60, 2 ** max(0, deliveries - 1)))
 
 
+def partition_durable(service: str, partition: int) -> str:
+    return f"{service}-p{partition:02d}"
+
+
+@dataclass
+class EventGroup:
+    """The event types one set of consumers dispatches: the service's partitioned ones, or a serial one."""
+
+    durable: str
+    serial: bool
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def durables(self) -> list[tuple[str, int | None]]:
+        if self.serial:
+            return [(self.durable, None)]
+        return [(partition_durable(self.durable, p), p) for p in range(PARTITIONS)]
+
+    def filters(self, partition: int | None) -> list[str]:
+        token = "*" if partition is None else str(partition)
+        return sorted(f"ev.*.{token}.{t}" for t in self.handlers)
+
+
+@dataclass
+class RawConsumer:
+    stream: str
+    subject: str
+    durable: str
+    handler: RawHandler
+    workers: int
+    purge_handled: bool
+
+
+@dataclass
+class _Loop:
+    """One pull loop; `busy` while it holds a message, so a stop waits for it instead of cancelling."""
+
+    task: asyncio.Task[None] | None = None
+    busy: bool = False
+
+
 class ServiceRuntime:
-    """One service: its FastStream app and broker, its dispatch table, its KV buckets."""
+    """One service: its NATS connection, its consumers and dispatch tables, its KV buckets."""
 
     def __init__(self, name: str, settings: Settings, buckets: Iterable[str] = ()) -> None:
         self.name = name
         self.settings = settings
-        self.broker = NatsBroker(settings.nats_url or "nats://127.0.0.1:4222", logger=None)
-        self.app = FastStream(self.broker, logger=None, on_startup=[self._prepare])
-        self.handlers: dict[str, Handler] = {}
+        self.groups: dict[str, EventGroup] = {}
+        self.raw_consumers: list[RawConsumer] = []
         self.bucket_names = tuple(buckets)
         self.buckets: dict[str, KeyValue] = {}
         self.log = log.bind(service=name)
         self._js: JetStreamContext | None = None
+        self._nc: Client | None = None
         # APScheduler runs the service's periodic jobs (design.md invariant 7); today the heartbeat.
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._consumers: list[tuple[str, ConsumerConfig]] = []
-        self._event_consumers: set[str] = set()
-        self._nc: Client | None = None
+        self._loops: list[_Loop] = []
+        self._stopping = False
+        self.handled = 0  # handler runs, for benchmarks
 
     # -- declaration ---------------------------------------------------------------------------
 
-    def handles(self, *event_types: str) -> Callable[[Handler], Handler]:
-        """Register `fn` as the handler of these event types (one handler per type)."""
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        """Every event type this service handles, whichever consumer reads it."""
+        return {t: h for g in self.groups.values() for t, h in g.handlers.items()}
+
+    def handles(self, *event_types: str, serial: str | None = None) -> Callable[[Handler], Handler]:
+        """Register `fn` as the handler of these event types (one handler per type).
+
+        `serial="x"` reads them through one consumer `<service>-x` over all partitions, one message
+        at a time: for state shared between tickets that must change in one order (a counter).
+        """
+        durable = f"{self.name}-{serial}" if serial else self.name
+        group = self.groups.setdefault(durable, EventGroup(durable, serial=serial is not None))
 
         def register(fn: Handler) -> Handler:
             for event_type in event_types:
                 if event_type in self.handlers:
                     raise ValueError(f"{self.name}: {event_type} handled twice")
-                self.handlers[event_type] = fn
+                group.handlers[event_type] = fn
             return fn
 
         return register
 
-    def consume_events(self, durable: str | None = None, batch: int = 1) -> None:
-        """One durable pull consumer on the event log, dispatching by event type, in stream order.
+    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, workers: int = 4,
+                    purge_handled: bool = False) -> None:
+        """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
 
-        Its filter is the event types registered with `handles` (set when the service starts).
-        `batch` stays 1: FastStream runs the messages of one fetched batch concurrently, which would
-        break the per-ticket order (opened before classified) the handlers rely on.
+        Their messages are independent of each other, so `workers` loops pull concurrently. A fired
+        timer racing an event of the same ticket is a compare-and-swap conflict, re-run on fresh state.
+        `purge_handled` removes each message from its subject once handled: a fired timer lives on a
+        per-ticket subject, and a million kept firings would cost nats-server a million subject
+        index entries for messages nobody reads again. Only sequences up to the handled one go, so
+        a newer firing on the same subject is kept.
         """
-        self._subscribe(EVENTS, "ev.>", durable or self.name, batch)(self._on_event_message)
-        self._event_consumers.add(durable or self.name)
+        self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled))
+
+    def consumer_configs(self) -> list[tuple[str, ConsumerConfig]]:
+        """Every durable consumer this service reads, as (stream, config)."""
+        found: list[tuple[str, ConsumerConfig]] = []
+        for group in self.groups.values():
+            if not group.handlers:
+                continue
+            for durable, partition in group.durables():
+                found.append((EVENTS, self._config(durable, group.filters(partition), max_ack_pending=1)))
+        for raw in self.raw_consumers:
+            found.append((raw.stream, self._config(raw.durable, [raw.subject], max_ack_pending=1000)))
+        return found
+
+    def _config(self, durable: str, filters: list[str], max_ack_pending: int) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=durable,
+            durable_name=durable,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=filters if len(filters) > 1 else None,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.settings.max_deliver,
+            ack_wait=float(self.settings.ack_wait_seconds),
+            max_ack_pending=max_ack_pending,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def _prepare(self) -> None:
-        """Before subscribers start: make sure streams and this service's buckets exist."""
-        nc = await nats.connect(self.settings.nats_url or "nats://127.0.0.1:4222", name=f"guardia-{self.name}")
-        self._nc = nc
-        self._js = nc.jetstream()
+    async def connect(self) -> None:
+        """Join NATS (reconnecting for ever: a NATS restart is an outage, not the end of the service),
+        make sure streams, buckets and consumers exist."""
+        servers = [u.strip() for u in (self.settings.nats_url or "nats://127.0.0.1:4222").split(",") if u.strip()]
+
+        async def on_disconnect() -> None:
+            self.log.warning("nats_disconnected")
+
+        async def on_reconnect() -> None:
+            self.log.info("nats_reconnected")
+
+        async def on_error(exc: Exception) -> None:
+            self.log.debug("nats_error", error=str(exc))
+
+        self._nc = await nats.connect(
+            servers, name=f"guardia-{self.name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error,
+        )
+        self._js = self._nc.jetstream()
         await ensure_streams(self._js, self.settings.dedup_window_seconds)
         for name in self.bucket_names:
             self.buckets[name] = await bucket(self._js, name)
-        for stream, config in self._consumers:
-            if config.durable_name in self._event_consumers:
-                # Only the event types this service handles reach it (stream order is kept across
-                # several filter subjects): no fetch-and-ack round trip for the others.
-                config.filter_subject = None
-                config.filter_subjects = sorted(f"ev.*.{t}" for t in self.handlers)
-            # nats-facts.md: re-declaring a durable with a new config is silently ignored by a plain
-            # subscribe; CONSUMER.CREATE with the name creates it or updates it explicitly.
-            await self._js.add_consumer(stream, config=config)
+        await self._check_layout()
+        for stream, config in self.consumer_configs():
+            await self._declare(stream, config)
+
+    async def _check_layout(self) -> None:
+        """A durable of the layout before partitions (`<service>` on `ev.>`) means messages may wait
+        there unhandled: starting beside it would handle newer events of a ticket before older ones."""
+        if not self.groups:
+            return
+        try:
+            await self.js.consumer_info(EVENTS, self.name)
+        except NotFoundError:
+            return
+        raise LegacyLayout(f"{self.name}: consumer {self.name!r} of the layout before partitions exists on "
+                           f"{EVENTS}; run `guardia migrate` to hand its remaining messages over")
+
+    async def _declare(self, stream: str, config: ConsumerConfig) -> None:
+        """Create the durable, or update it in place (nats-facts.md: a plain re-declare is ignored).
+        Where it starts is kept: a migrated consumer starts after the legacy layout's last event."""
+        try:
+            info = await self.js.consumer_info(stream, config.durable_name or "")
+        except NotFoundError:
+            await self.js.add_consumer(stream, config=config)
+            return
+        config.deliver_policy = info.config.deliver_policy
+        config.opt_start_seq = info.config.opt_start_seq
+        config.opt_start_time = info.config.opt_start_time
+        await self.js.add_consumer(stream, config=config)
 
     async def start(self) -> None:
-        await self.app.start()
+        await self.connect()
+        self._stopping = False
+        for group in self.groups.values():
+            for durable, _ in group.durables() if group.handlers else []:
+                self._spawn(EVENTS, durable, functools.partial(self._on_event, group))
+        for raw in self.raw_consumers:
+            for _ in range(raw.workers):
+                self._spawn(raw.stream, raw.durable, functools.partial(self._on_raw, raw))
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.scheduler.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
                                next_run_time=datetime.now(UTC), replace_existing=True)
         self.scheduler.start()
         self.log.info("service_started", handles=sorted(self.handlers))
+
+    def _spawn(self, stream: str, durable: str, on_message: Callable[[Msg], Awaitable[None]]) -> None:
+        loop = _Loop()
+        loop.task = asyncio.create_task(self._pull(loop, stream, durable, on_message), name=f"{durable}")
+        self._loops.append(loop)
+
+    async def _pull(self, loop: _Loop, stream: str, durable: str, on_message: Callable[[Msg], Awaitable[None]]) -> None:
+        """Fetch one message, handle it, repeat: with `max_ack_pending=1` the next one of this
+        partition is only handed out once this one is acked (or its holder is gone)."""
+        sub = await self.js.pull_subscribe_bind(durable=durable, stream=stream)
+        try:
+            while not self._stopping:
+                try:
+                    msgs = await sub.fetch(1, timeout=FETCH_SECONDS)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError,
+                        nats.js.errors.APIError, nats.errors.Error) as exc:
+                    # NATS restarting or the consumer being recreated: wait and pull again.
+                    self.log.debug("fetch_failed", durable=durable, error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    loop.busy = True
+                    try:
+                        faults.point("after_fetch")
+                        await on_message(msg)
+                    finally:
+                        loop.busy = False
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     @property
     def heartbeat_path(self) -> Path:
@@ -148,17 +321,27 @@ class ServiceRuntime:
 
     async def _beat(self) -> None:
         """Touch `<data_dir>/<service>.alive` while connected: what `guardia health` checks."""
-        if self.connected and self.broker.connection.is_connected:
+        if self.connected:
             self.heartbeat_path.touch()
 
     async def stop(self) -> None:
-        """Stop pulling; the message in hand finishes, fetched-but-unstarted ones are left unacked."""
+        """Stop pulling; a message in hand finishes, nothing fetched is left half-done (unacked
+        messages are redelivered, to this service or another replica)."""
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             self.heartbeat_path.unlink(missing_ok=True)
-        await self.app.stop()
+        for loop in self._loops:
+            if loop.task is not None and not loop.busy:
+                loop.task.cancel()
+        for loop in self._loops:
+            if loop.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loop.task
+        self._loops.clear()
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
         self.log.info("service_stopped")
 
     @property
@@ -174,7 +357,10 @@ class ServiceRuntime:
     # -- publishing ----------------------------------------------------------------------------
 
     async def publish(self, events: Iterable[Event]) -> int:
-        """Publish events in order; returns how many were new (not deduplicated by Nats-Msg-Id)."""
+        """Publish events in order; returns how many were new (not deduplicated by Nats-Msg-Id).
+
+        Each publish is awaited before the next: if one fails, none after it is stored, so a
+        ticket's events never land out of order (scaleout-facts.md §4, pipelined publishes)."""
         fresh = 0
         for ev in events:
             ack = await self.js.publish(
@@ -215,84 +401,45 @@ class ServiceRuntime:
 
     # -- consuming -----------------------------------------------------------------------------
 
-    def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, batch: int = 1,
-                    purge_handled: bool = False) -> None:
-        """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
-
-        `purge_handled` removes each message from its subject once handled: a fired timer lives on a
-        per-ticket subject, and a million kept firings would cost nats-server a million subject
-        index entries for messages nobody reads again. Only sequences up to the handled one go, so
-        a newer firing on the same subject is kept.
-        """
-
-        async def on_message(body: bytes) -> None:
-            msg: NatsMessage = self.broker.context.get_local("message")
-            raw = msg.raw_message
-
-            async def work() -> None:
-                await handler(body, raw.subject, _headers(raw.headers))
-                if purge_handled and raw.metadata is not None:
-                    await self.js.purge_stream(stream, subject=raw.subject, seq=raw.metadata.sequence.stream + 1)
-
-            await self._guarded(msg, body, work)
-
-        self._subscribe(stream, subject, durable, batch)(on_message)
-
-    def _subscribe(self, stream: str, subject: str, durable: str, batch: int) -> Any:
-        """A FastStream pull subscriber on a durable consumer that `_prepare` declares (or updates)."""
-        config = ConsumerConfig(
-            name=durable,
-            durable_name=durable,
-            filter_subject=subject,
-            ack_policy=ServerAckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.settings.max_deliver,
-            ack_wait=30.0,
-        )
-        self._consumers.append((stream, config))
-        return self.broker.subscriber(
-            subject,
-            stream=JStream(stream, declare=False),
-            durable=durable,
-            pull_sub=PullSub(batch_size=batch, timeout=1.0),
-            config=config,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_body,
-        )
-
-    async def _on_event_message(self, body: bytes) -> None:
-        # nats-facts.md: a context-injected parameter costs a thread hop per message; read it here.
-        msg: NatsMessage = self.broker.context.get_local("message")
-        handler = self.handlers.get(_event_type_of(msg.raw_message.subject) or "")
+    async def _on_event(self, group: EventGroup, msg: Msg) -> None:
+        handler = group.handlers.get(event_type_of(msg.subject) or "")
         if handler is None:
             await msg.ack()
             return
 
         async def work() -> None:
             try:
-                event = decode_event(body)
+                event = decode_event(msg.data)
             except SchemaError as exc:
                 code, _, reason = str(exc).partition(": ")
                 raise Rejected(code, reason or code) from exc
             await self.process(event, handler)
 
-        await self._guarded(msg, body, work)
+        await self._guarded(msg, work)
 
-    async def _guarded(self, msg: NatsMessage, body: bytes, work: Callable[[], Awaitable[None]]) -> None:
+    async def _on_raw(self, raw: RawConsumer, msg: Msg) -> None:
+        async def work() -> None:
+            await raw.handler(msg.data, msg.subject, _headers(msg.headers))
+            if raw.purge_handled:
+                await self.js.purge_stream(raw.stream, subject=msg.subject, seq=msg.metadata.sequence.stream + 1)
+
+        await self._guarded(msg, work)
+
+    async def _guarded(self, msg: Msg, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work`; reject -> dead letter now; failure -> retry with backoff, dead letter at the limit."""
-        raw = msg.raw_message
-        deliveries = raw.metadata.num_delivered if raw.metadata else 1
-        parts = raw.subject.split(".")
+        deliveries = msg.metadata.num_delivered
+        parts = msg.subject.split(".")
         tenant = parts[1] if parts[0] == "ev" and len(parts) > 2 else self.settings.default_tenant
-        seq = raw.metadata.sequence.stream if raw.metadata else ""
+        seq = msg.metadata.sequence.stream
 
         async def dead_letter(code: str, reason: str) -> None:
             await self.dead_letter(
-                tenant=tenant, source=f"consumer {self.name}", reason_code=code, reason=reason, raw=body,
-                subject=raw.subject, headers=_headers(raw.headers), deliveries=deliveries,
+                tenant=tenant, source=f"consumer {self.name}", reason_code=code, reason=reason, raw=msg.data,
+                subject=msg.subject, headers=_headers(msg.headers), deliveries=deliveries,
                 dedup_key=f"dlq:{self.name}:{seq}",
             )
 
+        beat = asyncio.create_task(self._keep_alive(msg))
         try:
             await work()
         except Rejected as rej:
@@ -302,21 +449,38 @@ class ServiceRuntime:
         except Exception as exc:
             if deliveries >= self.settings.max_deliver:
                 await dead_letter("handler_failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
-                await msg.reject()  # JetStream TERM: the server stops redelivering it
+                await msg.term()  # the server stops redelivering it
             else:
-                self.log.warning("handler_failed_will_retry", subject=raw.subject, deliveries=deliveries,
+                self.log.warning("handler_failed_will_retry", subject=msg.subject, deliveries=deliveries,
                                  error=f"{type(exc).__name__}: {exc}")
-                await msg.nack(delay=backoff_seconds(deliveries))
+                # With one message in flight per partition, the retry holds its partition: nothing
+                # newer of these tickets overtakes it (head-of-line blocking is the price of order).
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=backoff_seconds(deliveries))
             return
+        finally:
+            beat.cancel()
+        faults.point("before_ack")
         await msg.ack()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """`in_progress` every third of the ack wait: a slow handler keeps its message, so the server
+        redelivers only a message whose holder is gone (no two runs of one message at once)."""
+        period = max(0.5, self.settings.ack_wait_seconds / 3)
+        while True:
+            await asyncio.sleep(period)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def process(self, event: Event, handler: Handler | None = None) -> list[Event]:
         """Run the handler for one event: publish its events, then commit its staged state."""
         handler = handler or self.handlers[event.event_type]
         for attempt in range(1, CAS_ATTEMPTS + 1):
             ctx = Context(self)
+            self.handled += 1
             outputs = list(await handler(event, ctx))
             await self.publish(outputs)
+            faults.point("after_publish")
             try:
                 await ctx.staged.commit()
             except KeyWrongLastSequenceError:
@@ -326,20 +490,9 @@ class ServiceRuntime:
                 if attempt == CAS_ATTEMPTS:
                     raise
                 continue
+            faults.point("after_commit")
             return outputs
         raise AssertionError("unreachable")
-
-
-async def _raw_body(msg: NatsMessage) -> bytes:
-    """Hand the handler the raw bytes: we decode (and dead-letter) ourselves, with our own errors."""
-    return msg.body
-
-
-def _event_type_of(subject: str) -> str | None:
-    parts = subject.split(".")
-    if len(parts) < 4 or parts[0] != "ev":
-        return None
-    return ".".join(parts[2:])
 
 
 def _headers(headers: dict[str, Any] | None) -> dict[str, str]:

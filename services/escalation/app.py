@@ -1,11 +1,16 @@
 """escalation — owners, the 001 §3.5 matrix, and the improvement committee count.
 
-Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.sla.started|exempted · ev.*.sla.breached
-               · ev.*.followup.exhausted
-Subjects out:  ev.<t>.ticket.assigned · ev.<t>.ticket.escalated · ev.<t>.committee.convened
-Handlers:      on_opened, on_classified, on_clock_decided, on_breached, on_followup_exhausted
-State:         KV escalation_state: ticket.<id> -> number, classification, route; committee.<tenant> -> pending count;
-               member.<tenant>.<ticket> -> counted marker (a ticket counts once, ever)
+Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.sla.started|exempted
+               · ev.*.<p>.sla.breached · ev.*.<p>.followup.exhausted      (consumers escalation-pNN, per ticket)
+               · ev.*.*.committee.candidate                               (consumer escalation-committee, serial)
+Subjects out:  ev.<t>.<p>.ticket.assigned · ev.<t>.<p>.ticket.escalated · ev.<t>.<p>.committee.candidate
+               · ev.<t>.<p>.committee.convened
+Handlers:      on_opened, on_classified, on_clock_decided, on_breached, on_followup_exhausted; on_candidate
+               (the one writer of the committee count)
+State:         KV escalation_state: ticket.<id> -> number, classification, route (per ticket, written only by
+               the partition that owns the ticket); committee.<tenant> -> pending count and batches, and
+               member.<tenant>.<ticket> -> counted marker (a ticket counts once, ever), both written only by
+               the serial committee consumer
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from guardia.bus.state import kv_key, read
 from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import (
+    CommitteeCandidate,
     CommitteeConvened,
     Event,
     SlaExempted,
@@ -55,7 +61,10 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         kv = ctx.kv("escalation_state")
         key = kv_key("ticket", event.ticket_id)
         entry = await read(kv, key)
-        record = entry.value or {"number": "", "route": None}
+        if entry.value is None:
+            # Per-ticket order brings ticket.opened first; without it there is no number to count or tell.
+            raise LookupError(f"ticket {event.ticket_id} classified before escalation saw it opened")
+        record = entry.value
         out: list[Event] = []
         if record.get("route") is None:
             ctx.staged.put(kv, key, {**record, "classified": c.model_dump(mode="json")}, entry.revision)
@@ -72,7 +81,9 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
                 ctx.staged.put(kv, key, {**record, "classified": c.model_dump(mode="json"),
                                          "route": route.model_dump()}, entry.revision)
         if counts_for_committee(policies[event.tenant].escalation.committee, c):
-            out += await count_for_committee(event, ctx, record["number"])
+            # 001 §3.7: counted by the one serial committee consumer (on_candidate), never here: two
+            # tickets handled at once would both see four pending and both convene batch k.
+            out.append(event.derive(CommitteeCandidate(ticket_number=record["number"]), producer=PRODUCER))
         return out
 
     @rt.handles("sla.started", "sla.exempted")
@@ -102,7 +113,15 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         out = [event.derive(assigned, producer=PRODUCER)]
         return out + [event.derive(e, producer=PRODUCER, key=i) for i, e in enumerate(escalations)]
 
-    async def count_for_committee(event: Event, ctx: Context, number: str) -> list[Event]:
+    @rt.handles("committee.candidate", serial="committee")
+    async def on_candidate(event: Event, ctx: Context) -> list[Event]:
+        """001 §3.7 Fase 2: every `every` improvement tickets, one convocation with exactly those.
+
+        The only writer of the count, one message at a time over all partitions: a re-run of the
+        same candidate on the same state (a redelivery) derives the same convocation id, which NATS
+        drops; the member marker keeps a ticket from being counted twice, ever."""
+        candidate = event.payload
+        assert isinstance(candidate, CommitteeCandidate)
         rule = policies[event.tenant].escalation.committee
         kv = ctx.kv("escalation_state")
         marker = kv_key("member", event.tenant, event.ticket_id)
@@ -114,7 +133,7 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
             pending=[(str(t), str(n)) for t, n in (doc.value or {}).get("pending", [])],
             batches=(doc.value or {}).get("batches", 0),
         )
-        batch = count.add(str(event.ticket_id), number, rule.every)
+        batch = count.add(str(event.ticket_id), candidate.ticket_number, rule.every)
         ctx.staged.put(kv, doc_key, {"pending": count.pending, "batches": count.batches}, doc.revision)
         ctx.staged.put(kv, marker, {"batch": count.batches + (0 if batch else 1)}, None)
         if batch is None:
@@ -160,5 +179,4 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
                        entry.revision)
         return [event.derive(escalated, producer=PRODUCER)]
 
-    rt.consume_events()
     return rt

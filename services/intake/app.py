@@ -1,10 +1,11 @@
 """intake — every contact becomes a ticket (001 §2.3: all cases are registered, whatever the medium).
 
-Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE) · ev.*.ticket.status_changed
-               · ev.*.followup.due|exhausted
-Subjects out:  ev.<t>.contact.received · ev.<t>.ticket.opened · ev.<t>.ticket.message_added
-               · ev.<t>.ticket.status_changed (agent commands) · ev.<t>.ticket.merged|note_added
-               · ev.<t>.activity.recorded (002) · ev.<t>.contact.updated · dlq.<t>.intake
+Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE) · ev.*.<p>.ticket.status_changed
+               · ev.*.<p>.followup.due|exhausted
+Subjects out:  ev.<t>.<p>.contact.received · ev.<t>.<p>.ticket.opened · ev.<t>.<p>.ticket.message_added
+               · ev.<t>.<p>.ticket.status_changed (agent commands) · ev.<t>.<p>.ticket.merged|note_added
+               · ev.<t>.<p>.activity.recorded (002) · ev.<t>.<p>.contact.updated · dlq.<t>.intake
+               (consumers <service>-pNN: one per partition of the event log, one message in flight each)
 Handlers:      on_raw_contact, on_status_changed, on_followup; the gateway's routes
 State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters, intake_open and
                intake_identities (open tickets per customer identity, for duplicates),
@@ -112,7 +113,6 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
                                           record.value["ticket_number"], event.occurred_at, event.event_id)
         return [rules.activity_event(event, activity)]
 
-    rt.consume_events()
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
     return rt, state
 

@@ -1,9 +1,10 @@
 """notify — tells customers, agents, leaders and the committee, once.
 
-Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.assigned · ev.*.ticket.escalated
-               · ev.*.sla.started · ev.*.sla.exempted · ev.*.sla.warning · ev.*.committee.convened
-               · ev.*.followup.due · ev.*.notification.requested
-Subjects out:  ev.<t>.notification.requested · ev.<t>.notification.sent · ev.<t>.notification.failed
+Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.ticket.assigned
+               · ev.*.<p>.ticket.escalated · ev.*.<p>.ticket.merged · ev.*.<p>.sla.started|exempted|warning
+               · ev.*.<p>.committee.convened · ev.*.<p>.followup.due · ev.*.<p>.notification.requested
+               (consumers notify-pNN: one per partition, one message in flight each)
+Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent · ev.<t>.<p>.notification.failed
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
                on_requested (delivery)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
@@ -48,6 +49,14 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         view = TicketView.model_validate(entry.value) if entry.value else TicketView(tenant=event.tenant)
         return view, entry.revision
 
+    async def opened_view(ctx: Context, event: Event) -> tuple[TicketView, int | None]:
+        """The view of a ticket notify saw opened. Without the opening there is no number and no
+        address: fail (and be retried) rather than tell nobody and call it done."""
+        view, rev = await view_of(ctx, event)
+        if not view.number:
+            raise LookupError(f"{event.event_type} for ticket {event.ticket_id} before notify saw it opened")
+        return view, rev
+
     async def requests(ctx: Context, event: Event, notes: Sequence[NotificationRequested]) -> list[Event]:
         """Request each notification once: an id already requested (a redelivery) is skipped."""
         deliveries = ctx.kv("notify_deliveries")
@@ -74,7 +83,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
     async def on_classified(event: Event, ctx: Context) -> list[Event]:
         c = event.payload
         assert isinstance(c, TicketClassified)
-        view, rev = await view_of(ctx, event)
+        view, rev = await opened_view(ctx, event)
         view = view.model_copy(update={"ticket_type": c.ticket_type.value if c.ticket_type else None,
                                        "priority": c.priority.value})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
@@ -84,7 +93,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
 
     @rt.handles("sla.started", "sla.exempted")
     async def on_sla(event: Event, ctx: Context) -> list[Event]:
-        view, rev = await view_of(ctx, event)
+        view, rev = await opened_view(ctx, event)
         if isinstance(event.payload, SlaStarted) and event.payload.deadline is not None:
             view = view.model_copy(update={"deadline": event.payload.deadline.isoformat()})
         notes = rules[event.tenant].acknowledgment(event, view)
@@ -94,7 +103,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
 
     @rt.handles("ticket.assigned", "ticket.escalated")
     async def on_routed(event: Event, ctx: Context) -> list[Event]:
-        view, rev = await view_of(ctx, event)
+        view, rev = await opened_view(ctx, event)
         p = event.payload
         level = p.level if isinstance(p, TicketAssigned) else p.to_level if isinstance(p, TicketEscalated) else None
         view = view.model_copy(update={"level": level})
@@ -105,17 +114,17 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
 
     @rt.handles("sla.warning")
     async def on_warning(event: Event, ctx: Context) -> list[Event]:
-        view, _ = await view_of(ctx, event)
+        view, _ = await opened_view(ctx, event)
         return await requests(ctx, event, rules[event.tenant].on_warning(event, view))
 
     @rt.handles("followup.due")
     async def on_followup(event: Event, ctx: Context) -> list[Event]:
-        view, _ = await view_of(ctx, event)
+        view, _ = await opened_view(ctx, event)
         return await requests(ctx, event, rules[event.tenant].on_followup(event, view))
 
     @rt.handles("ticket.merged")
     async def on_merged(event: Event, ctx: Context) -> list[Event]:
-        view, rev = await view_of(ctx, event)
+        view, rev = await opened_view(ctx, event)
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id),
                        view.model_copy(update={"acknowledged": True}).model_dump(mode="json"), rev)
         return await requests(ctx, event, rules[event.tenant].on_merged(event, view))
@@ -148,7 +157,6 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         sent = NotificationSent(notification_id=n.notification_id, transport=transport.name, to=n.to)
         return [event.derive(sent, producer=PRODUCER)]
 
-    rt.consume_events()
     return rt
 
 

@@ -1,10 +1,12 @@
 """sla_watch — the 001 §3.2 clocks, computed by the pure engine, armed as NATS message schedules.
 
-Subjects in:   ev.*.ticket.opened · ev.*.ticket.classified · ev.*.ticket.status_changed
-               · ev.*.ticket.message_added · ev.*.ticket.merged · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
-Subjects out:  ev.<t>.sla.started|warning|breached|paused|resumed|met|cancelled|retargeted|exempted
-               · ev.<t>.followup.due|exhausted (001 §3.5 follow-up calls, 001 §3.4.1 No.6 suspension notice)
+Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.ticket.status_changed
+               · ev.*.<p>.ticket.message_added · ev.*.<p>.ticket.merged
+               · timer.fire.sla.<ticket>.<clock> (GUARDIA_TIMERS)
+Subjects out:  ev.<t>.<p>.sla.started|warning|breached|paused|resumed|met|cancelled|retargeted|exempted
+               · ev.<t>.<p>.followup.due|exhausted (001 §3.5 follow-up calls, 001 §3.4.1 No.6 suspension notice)
                · timer.arm.sla.<ticket>.<clock|followup> (the next instant of each clock / follow-up)
+               (consumers <service>-pNN: one per partition of the event log, one message in flight each)
 Handlers:      on_opened, on_classified, on_status_changed, on_message_added, on_merged, on_timer
 State:         KV sla_clocks: ticket id -> TicketClocks (rules.py)
 """
@@ -159,7 +161,6 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         await rt.publish(to_events(t, ticket_id, emitted, None))
         await ctx.staged.commit()
 
-    rt.consume_events()
     rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer,
                    purge_handled=True)
     return rt

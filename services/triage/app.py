@@ -1,7 +1,8 @@
 """triage — type, priority (= impact), area, categories and playbook for every ticket (001 §3.1-3.2).
 
-Subjects in:   ev.*.ticket.opened · ev.*.ticket.message_added · ev.*.ticket.reclassification_requested
-Subjects out:  ev.<t>.ticket.classified
+Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.message_added · ev.*.<p>.ticket.reclassification_requested
+Subjects out:  ev.<t>.<p>.ticket.classified
+               (consumers <service>-pNN: one per partition of the event log, one message in flight each)
 Handlers:      on_ticket_opened, on_message_added (classify again on the customer's new words),
                on_reclassification_requested (an agent's correction)
 State:         KV triage_tickets: ticket id -> its customer text and the classification in force (so a
@@ -130,5 +131,4 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         }, previous.revision)
         return [out]
 
-    rt.consume_events()
     return rt

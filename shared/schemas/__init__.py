@@ -4,8 +4,20 @@ Importing this package registers every event, so `decode_event` knows them all.
 """
 
 from .activities import ActivityInputItem, ActivityRecorded
-from .base import REGISTRY, Envelope, Event, Payload, SchemaError, decode_event, event_subject, make_event
-from .committee import CommitteeConvened
+from .base import (
+    PARTITIONS,
+    REGISTRY,
+    Envelope,
+    Event,
+    Payload,
+    SchemaError,
+    decode_event,
+    event_subject,
+    event_type_of,
+    make_event,
+    partition_of,
+)
+from .committee import CommitteeCandidate, CommitteeConvened
 from .contacts import Attachment, ContactReceived, ContactUpdated, Customer, Standing
 from .dead_letters import DeadLettered
 from .notifications import NotificationFailed, NotificationRequested, NotificationSent
@@ -38,6 +50,7 @@ from .tickets import (
 from .vocabulary import Area, Category, Channel, Priority, Status, TenantId, TicketType
 
 __all__ = [
+    "PARTITIONS",
     "REGISTRY",
     "ActivityInputItem",
     "ActivityRecorded",
@@ -45,6 +58,7 @@ __all__ = [
     "Attachment",
     "Category",
     "Channel",
+    "CommitteeCandidate",
     "CommitteeConvened",
     "ContactReceived",
     "ContactUpdated",
@@ -86,5 +100,7 @@ __all__ = [
     "TicketType",
     "decode_event",
     "event_subject",
+    "event_type_of",
     "make_event",
+    "partition_of",
 ]

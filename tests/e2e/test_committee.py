@@ -36,7 +36,7 @@ async def _post(base_url: str, start: int, stop: int) -> list[str]:
 
 
 async def _committees(js: JetStreamContext) -> list[dict[str, object]]:
-    return [d["data"] for d in await events(js, subject="ev.*.committee.convened")]
+    return [d["data"] for d in await events(js, subject="ev.*.*.committee.convened")]
 
 
 async def test_five_then_ten_improvement_tickets_convene_one_then_two_committees_across_a_restart(
@@ -74,7 +74,7 @@ async def test_five_then_ten_improvement_tickets_convene_one_then_two_committees
 
 
 async def _counted(js: JetStreamContext, n: int) -> bool:
-    return len(await events(js, subject="ev.*.ticket.classified")) >= n
+    return len(await events(js, subject="ev.*.*.ticket.classified")) >= n
 
 
 async def _at_least(js: JetStreamContext, n: int) -> list[dict[str, object]] | None:

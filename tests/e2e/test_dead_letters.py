@@ -77,7 +77,7 @@ async def test_message_failing_validation_on_a_subject_is_dead_lettered_not_retr
     guardia: Running, js: JetStreamContext
 ) -> None:
     bad_envelope = {"event_id": "not-a-uuid", "event_type": "ticket.opened"}
-    await js.publish("ev.navegasoft.ticket.opened", json.dumps(bad_envelope).encode(), stream=EVENTS)
+    await js.publish("ev.navegasoft.0.ticket.opened", json.dumps(bad_envelope).encode(), stream=EVENTS)
     await js.publish("intake.raw.email", b'{"channel": "email", "text": ""}', stream=INTAKE)
     letters = await eventually(lambda: _at_least(js, 5), what="dead letters from every consumer")
     await asyncio.sleep(1.0)
@@ -102,7 +102,6 @@ async def test_a_handler_that_keeps_failing_stops_after_max_deliver_and_is_dead_
         calls.append(1)
         raise RuntimeError("downstream is down")
 
-    rt.consume_events()
     await rt.start()
     try:
         ev = make_event(StatusChanged(status=Status.en_proceso), tenant="navegasoft",

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from guardia.bus.topology import EVENTS
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
+from shared.schemas import event_subject
 
 from .helpers import contact, events, eventually, outbox, types_of
 
@@ -39,7 +40,8 @@ async def test_republishing_an_event_with_its_id_is_deduplicated_by_nats(
 ) -> None:
     ticket = (await http.post("/v1/contacts", json=contact("Duda sobre el cierre contable", pid="dup-1"))).json()
     opened = (await eventually(lambda: _typed(js, ticket["ticket_id"], "ticket.opened"), what="opened"))[0]
-    ack = await js.publish("ev.navegasoft.ticket.opened", json.dumps(opened).encode(),
+    subject = event_subject("navegasoft", "ticket.opened", opened["ticket_id"])
+    ack = await js.publish(subject, json.dumps(opened).encode(),
                            headers={"Nats-Msg-Id": opened["event_id"]}, stream=EVENTS)
     assert ack.duplicate is True
 
@@ -60,7 +62,8 @@ async def test_events_delivered_twice_past_the_dedup_window_change_nothing_the_s
 
         # Deliver every event of the ticket again, as a redelivery after the dedup window would.
         for doc in before:
-            await js.publish(f"ev.{doc['tenant']}.{doc['event_type']}", json.dumps(doc).encode(),
+            await js.publish(event_subject(doc["tenant"], doc["event_type"], doc["ticket_id"] or doc["correlation_id"]),
+                             json.dumps(doc).encode(),
                              headers={"Nats-Msg-Id": f"replay-{doc['event_id']}"}, stream=EVENTS)
         await asyncio.sleep(3.0)
 

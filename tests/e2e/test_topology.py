@@ -10,6 +10,7 @@ from nats.js.api import StorageType
 from guardia.bus.topology import DLQ, EVENTS, INTAKE, TIMERS
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
+from shared.schemas import PARTITIONS
 
 from .helpers import eventually
 
@@ -27,10 +28,15 @@ async def test_starting_twice_declares_the_same_topology_and_updates_changed_con
         assert (await js.stream_info(TIMERS)).config.allow_msg_schedules is True
         assert (await js.stream_info(TIMERS)).config.max_msgs_per_subject == 1  # no pile of old firings
         consumers = {c.name: c for c in await js.consumers_info(EVENTS)}
-        assert set(consumers) == {"intake", "triage", "sla_watch", "escalation", "notify"}
+        partitioned = {f"{s}-p{p:02d}" for s in ("intake", "triage", "sla_watch", "escalation", "notify")
+                       for p in range(PARTITIONS)}
+        assert set(consumers) == partitioned | {"escalation-committee"}
         assert all(c.config.max_deliver == 7 for c in consumers.values())
-        assert consumers["triage"].config.filter_subjects == [
-        "ev.*.ticket.message_added", "ev.*.ticket.opened", "ev.*.ticket.reclassification_requested"]
+        # one message in flight per partition: what keeps a ticket's events in order across replicas
+        assert all(c.config.max_ack_pending == 1 for c in consumers.values())
+        assert consumers["triage-p03"].config.filter_subjects == [
+            "ev.*.3.ticket.message_added", "ev.*.3.ticket.opened", "ev.*.3.ticket.reclassification_requested"]
+        assert consumers["escalation-committee"].config.filter_subject == "ev.*.*.committee.candidate"
         timers = {c.name for c in await js.consumers_info(TIMERS)}
         assert timers == {"sla_watch_timers"}
         buckets = {info.config.name for info in await js.streams_info() if info.config.name.startswith("KV_")}

@@ -79,7 +79,7 @@ async def test_each_provider_payload_becomes_contacts_and_tickets_on_nats(
             expected_contacts += sum(c["outcome"] in ("opened", "appended") for c in answer["contacts"])
 
         async def received() -> list[dict[str, Any]] | None:
-            found = await events(js, subject="ev.*.contact.received")
+            found = await events(js, subject="ev.*.*.contact.received")
             return found if len(found) >= expected_contacts else None
 
         contacts = await eventually(received, what="every contact on NATS")
@@ -141,7 +141,7 @@ async def test_a_dead_letter_is_re_fed_after_the_fix_with_dead_letters_retry(
                                                                    letters[0]["event_id"][:13]], env=env)
         assert result.exit_code == 0, result.output
         assert "-> 200" in result.output
-        contacts = await eventually(lambda: events(js, subject="ev.*.contact.received"), what="the contact")
+        contacts = await eventually(lambda: events(js, subject="ev.*.*.contact.received"), what="the contact")
     assert contacts[0]["data"]["channel"] == "webform"
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from shared.schemas import (
+    PARTITIONS,
     REGISTRY,
     Envelope,
     MessageAdded,
@@ -19,8 +21,11 @@ from shared.schemas import (
     StatusChanged,
     decode_event,
     event_subject,
+    event_type_of,
     make_event,
+    partition_of,
 )
+from shared.schemas.base import fnv1a32
 from shared.schemas.ids import derived_id, new_event_id, stable_uuid
 
 AT = datetime(2026, 12, 7, 14, 30, 15, 123000, tzinfo=UTC)
@@ -94,11 +99,38 @@ def test_make_event_fills_the_envelope_from_the_payload() -> None:
     assert env.correlation_id == env.event_id  # the first event of a chain correlates with itself
     assert env.causation_id is None
     assert env.data == {"status": "en_proceso", "previous": "nuevo", "by": "system", "reason": ""}
-    assert ev.subject == "ev.navegasoft.ticket.status_changed"
+    assert ev.subject == f"ev.navegasoft.{partition_of(str(env.ticket_id))}.ticket.status_changed"
 
 
-def test_event_subject_is_ev_tenant_event_type() -> None:
-    assert event_subject("wolk", "sla.breached") == "ev.wolk.sla.breached"
+def test_event_subject_is_ev_tenant_partition_event_type() -> None:
+    ticket = "0190a3c4-0000-7000-8000-000000000001"
+    subject = event_subject("wolk", "sla.breached", ticket)
+    tenant_token, partition, aggregate, name = subject.split(".")[1:]
+    assert (tenant_token, aggregate, name) == ("wolk", "sla", "breached")
+    assert int(partition) == partition_of(ticket) < PARTITIONS
+    assert ticket not in subject  # a subject per ticket would cost nats-server memory for ever
+
+
+def test_all_events_of_a_ticket_share_one_partition_and_tickets_spread_over_all() -> None:
+    tickets = [str(uuid.uuid4()) for _ in range(2000)]
+    assert {event_subject("t", "ticket.opened", k).split(".")[2] == event_subject("t", "sla.met", k).split(".")[2]
+            for k in tickets} == {True}
+    counts = Counter(partition_of(k) for k in tickets)
+    assert set(counts) == set(range(PARTITIONS))
+    assert max(counts.values()) < 2 * min(counts.values())
+
+
+def test_partition_hash_is_the_fnv1a_that_nats_server_partition_mapping_uses() -> None:
+    # FNV-1a 32-bit reference values (the hash in nats-server's subject_transform.go)
+    assert fnv1a32(b"") == 0x811C9DC5
+    assert fnv1a32(b"a") == 0xE40C292C
+    assert fnv1a32(b"foobar") == 0xBF9CF968
+
+
+def test_event_type_is_read_from_both_subject_layouts() -> None:
+    assert event_type_of("ev.wolk.7.sla.breached") == "sla.breached"
+    assert event_type_of("ev.wolk.sla.breached") == "sla.breached"  # before partitions (migration)
+    assert event_type_of("dlq.wolk.intake") is None
 
 
 def test_envelope_rejects_an_upper_case_tenant_and_a_malformed_event_type() -> None:
