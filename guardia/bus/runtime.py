@@ -62,7 +62,18 @@ HEARTBEAT_SECONDS = 5.0
 FETCH_SECONDS = 2.0  # a pull's expiry: how long an idle loop waits, and how soon it notices a stop
 
 Handler = Callable[[Event, "Context"], Awaitable[Iterable[Event]]]
-RawHandler = Callable[[bytes, str, dict[str, str]], Awaitable[None]]
+RawHandler = Callable[["RawMessage"], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message that is not an event (a raw channel payload, a fired timer, a number claim)."""
+
+    body: bytes
+    subject: str
+    headers: dict[str, str]
+    sequence: int  # its stream sequence
 
 
 class Rejected(Exception):
@@ -71,6 +82,15 @@ class Rejected(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
         self.code, self.reason = code, reason
+
+
+class NotYet(Exception):
+    """The message is fine but its time has not come (a claim to complete later): redelivered after
+    `delay` seconds, never dead-lettered for it. Only for consumers declared with unlimited deliveries."""
+
+    def __init__(self, delay: float, why: str = "") -> None:
+        super().__init__(why or f"not yet: again in {delay:.1f} s")
+        self.delay = delay
 
 
 class LegacyLayout(RuntimeError):
@@ -123,6 +143,7 @@ class RawConsumer:
     handler: RawHandler
     workers: int
     purge_handled: bool
+    max_deliver: int | None  # None: the settings' limit; -1: unlimited (for handlers that raise NotYet)
 
 
 @dataclass
@@ -150,6 +171,7 @@ class ServiceRuntime:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._loops: list[_Loop] = []
         self._stopping = False
+        self._on_connect: list[Hook] = []
         self.handled = 0  # handler runs, for benchmarks
 
     # -- declaration ---------------------------------------------------------------------------
@@ -177,8 +199,12 @@ class ServiceRuntime:
 
         return register
 
+    def on_connect(self, hook: Hook) -> None:
+        """Run `hook` once connected, before consumers are declared (e.g. a service's own streams)."""
+        self._on_connect.append(hook)
+
     def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, workers: int = 4,
-                    purge_handled: bool = False) -> None:
+                    purge_handled: bool = False, max_deliver: int | None = None) -> None:
         """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
 
         Their messages are independent of each other, so `workers` loops pull concurrently. A fired
@@ -188,7 +214,7 @@ class ServiceRuntime:
         index entries for messages nobody reads again. Only sequences up to the handled one go, so
         a newer firing on the same subject is kept.
         """
-        self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled))
+        self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled, max_deliver))
 
     def consumer_configs(self) -> list[tuple[str, ConsumerConfig]]:
         """Every durable consumer this service reads, as (stream, config)."""
@@ -199,10 +225,12 @@ class ServiceRuntime:
             for durable, partition in group.durables():
                 found.append((EVENTS, self._config(durable, group.filters(partition), max_ack_pending=1)))
         for raw in self.raw_consumers:
-            found.append((raw.stream, self._config(raw.durable, [raw.subject], max_ack_pending=1000)))
+            found.append((raw.stream, self._config(raw.durable, [raw.subject], max_ack_pending=1000,
+                                                   max_deliver=raw.max_deliver)))
         return found
 
-    def _config(self, durable: str, filters: list[str], max_ack_pending: int) -> ConsumerConfig:
+    def _config(self, durable: str, filters: list[str], max_ack_pending: int,
+                max_deliver: int | None = None) -> ConsumerConfig:
         return ConsumerConfig(
             name=durable,
             durable_name=durable,
@@ -210,7 +238,7 @@ class ServiceRuntime:
             filter_subjects=filters if len(filters) > 1 else None,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.settings.max_deliver,
+            max_deliver=max_deliver or self.settings.max_deliver,
             ack_wait=float(self.settings.ack_wait_seconds),
             max_ack_pending=max_ack_pending,
         )
@@ -240,6 +268,8 @@ class ServiceRuntime:
         for name in self.bucket_names:
             self.buckets[name] = await bucket(self._js, name)
         await self._check_layout()
+        for hook in self._on_connect:
+            await hook()
         for stream, config in self.consumer_configs():
             await self._declare(stream, config)
 
@@ -419,7 +449,7 @@ class ServiceRuntime:
 
     async def _on_raw(self, raw: RawConsumer, msg: Msg) -> None:
         async def work() -> None:
-            await raw.handler(msg.data, msg.subject, _headers(msg.headers))
+            await raw.handler(RawMessage(msg.data, msg.subject, _headers(msg.headers), msg.metadata.sequence.stream))
             if raw.purge_handled:
                 await self.js.purge_stream(raw.stream, subject=msg.subject, seq=msg.metadata.sequence.stream + 1)
 
@@ -445,6 +475,10 @@ class ServiceRuntime:
         except Rejected as rej:
             await dead_letter(rej.code, rej.reason)
             await msg.ack()
+            return
+        except NotYet as wait:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=wait.delay)
             return
         except Exception as exc:
             if deliveries >= self.settings.max_deliver:

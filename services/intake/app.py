@@ -1,13 +1,16 @@
 """intake — every contact becomes a ticket (001 §2.3: all cases are registered, whatever the medium).
 
-Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE) · ev.*.<p>.ticket.status_changed
+Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE)
+               · numbers.<tenant> (GUARDIA_NUMBERS_<TENANT>: number claims, completed if their opener died)
+               · ev.*.<p>.ticket.status_changed
                · ev.*.<p>.followup.due|exhausted
 Subjects out:  ev.<t>.<p>.contact.received · ev.<t>.<p>.ticket.opened · ev.<t>.<p>.ticket.message_added
                · ev.<t>.<p>.ticket.status_changed (agent commands) · ev.<t>.<p>.ticket.merged|note_added
                · ev.<t>.<p>.activity.recorded (002) · ev.<t>.<p>.contact.updated · dlq.<t>.intake
+               · numbers.<tenant> (one claim per new ticket: its number is the claim's sequence, numbers.py)
                (consumers <service>-pNN: one per partition of the event log, one message in flight each)
-Handlers:      on_raw_contact, on_status_changed, on_followup; the gateway's routes
-State:         KV intake_contacts, intake_threads, intake_tickets, intake_counters, intake_open and
+Handlers:      on_raw_contact, on_claim, on_status_changed, on_followup; the gateway's routes
+State:         KV intake_contacts, intake_threads, intake_tickets, intake_open and
                intake_identities (open tickets per customer identity, for duplicates),
                intake_conversations (thread key -> ticket, so a reply in a thread finds it) (state.py)
 """
@@ -15,11 +18,12 @@ State:         KV intake_contacts, intake_threads, intake_tickets, intake_counte
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from guardia.bus.runtime import Context, Rejected, ServiceRuntime
+from guardia.bus.runtime import Context, NotYet, RawMessage, Rejected, ServiceRuntime
 from guardia.bus.state import read
 from guardia.bus.topology import INTAKE
 from guardia.policy import Policies
@@ -31,10 +35,13 @@ from .activity import from_followup as activity_from_followup
 from .activity import from_status as activity_from_status
 from .directory import Directory, load_csv, load_yaml
 from .gateway import problems_of
+from .numbers import COMPLETE_AFTER, Claim
+from .numbers import stream_name as numbers_stream
+from .numbers import subject as numbers_subject
 from .rules import ContactIn
 from .state import IntakeState
 
-BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_counters", "intake_open",
+BUCKETS = ("intake_contacts", "intake_threads", "intake_tickets", "intake_open",
            "intake_identities", "intake_conversations")
 
 
@@ -61,11 +68,11 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
     state = IntakeState(rt, load_directories(settings.directory_dir),
                         {t: policies[t].calendar.timezone for t in policies.tenants()})
 
-    async def on_raw_contact(body: bytes, subject: str, headers: dict[str, str]) -> None:
+    async def on_raw_contact(raw: RawMessage) -> None:
         """A channel pushed a generic contact over NATS instead of HTTP: same rules, same answer."""
-        channel_token = subject.rsplit(".", 1)[-1]
+        channel_token, headers = raw.subject.rsplit(".", 1)[-1], raw.headers
         try:
-            doc = json.loads(body)
+            doc = json.loads(raw.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise Rejected("malformed_json", str(exc)) from exc
         if isinstance(doc, dict) and "channel" not in doc and channel_token in Channel.__members__:
@@ -113,6 +120,28 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
                                           record.value["ticket_number"], event.occurred_at, event.event_id)
         return [rules.activity_event(event, activity)]
 
+    async def on_claim(raw: RawMessage) -> None:
+        """Every claimed number becomes a ticket: one whose opener died with no retry is opened here."""
+        try:
+            claim = Claim.parse(raw.body, raw.sequence)
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise Rejected("schema_violation", f"number claim: {exc}") from exc
+        if await state.ticket(claim.ticket_id) is not None:
+            return
+        wait = (claim.claimed_at + COMPLETE_AFTER - datetime.now(UTC)).total_seconds()
+        if wait > 0:
+            raise NotYet(wait + 0.5, f"claim {claim.ticket_number}: its opener may still be at work")
+        if await state.complete_claim(claim):
+            rt.log.warning("claim_completed", ticket_number=claim.ticket_number, ticket_id=str(claim.ticket_id))
+
+    async def numbers_streams() -> None:
+        for tenant in policies.tenants():
+            await state.numbers.ensure(tenant)
+
+    rt.on_connect(numbers_streams)
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
+    for tenant in policies.tenants():
+        rt.consume_raw(numbers_subject(tenant), stream=numbers_stream(tenant), durable="intake_numbers",
+                       handler=on_claim, workers=1, max_deliver=-1)
     return rt, state
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import nats
 import structlog
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -36,7 +37,7 @@ from shared.schemas import ReclassificationRequested, Status, make_event
 from . import webhooks
 from .channels.base import RawRequest
 from .rules import ContactIn
-from .state import IntakeState
+from .state import Busy, IntakeState
 
 log = structlog.get_logger("guardia.gateway")
 
@@ -250,7 +251,15 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
         return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
                             status_code=200 if connected else 503)
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        """Not now, not never: the request was not accepted and nothing is half-done; retry it
+        (providers do, with the same message id, and find the same ticket)."""
+        log.warning("request_not_accepted_yet", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return JSONResponse({"error": "temporarily_unavailable", "message": str(exc)}, status_code=503,
+                            headers={"Retry-After": "1"})
+
     return Starlette(
+        exception_handlers={Busy: unavailable, OSError: unavailable, nats.errors.Error: unavailable},
         routes=[
             *(webhook_route(hook) for hook in webhooks.available()),
             Route("/v1/contacts", post_contact, methods=["POST"]),

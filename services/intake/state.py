@@ -4,7 +4,7 @@
 - `intake_threads`:  customer + channel -> their open ticket (created with CAS, so two concurrent
   contacts of one customer cannot open two tickets).
 - `intake_tickets`:  ticket id -> number, tenant, thread, status.
-- `intake_counters`: per-tenant sequence behind the human ticket numbers (gaps are possible, never repeats).
+- numbers: the tenant's claims stream behind the human ticket numbers, unique and gap-free (numbers.py).
 
 Crash safety: the thread reservation records which contact opened it, so a contact replayed after a
 crash recognises its own reservation; events carry deterministic ids, so publishing twice is harmless;
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from .activity import from_contact
 from .channels.base import CanonicalContact
 from .directory import Directory, eligibility
 from .duplicates import OpenTicket, customer_identities, find_duplicate, merge_note
+from .numbers import Claim, TicketNumbers
 
 Outcome = Literal["opened", "appended", "duplicate", "updated", "merged"]
 
@@ -46,12 +47,23 @@ class Accepted:
     merged_into: UUID | None = None
 
 
+class Busy(RuntimeError):
+    """The request cannot be served right now (another contact is opening the same thread): the
+    gateway answers 503 with Retry-After, and the provider's retry will find the ticket."""
+
+
+#: A thread reservation whose opener has not claimed a number after this long is abandoned (its
+#: process died before the claim): the customer's next contact may take it over.
+STALE_RESERVATION = timedelta(seconds=30)
+
+
 class IntakeState:
     def __init__(self, runtime: ServiceRuntime, directories: Mapping[str, Directory] | None = None,
                  timezones: Mapping[str, str] | None = None) -> None:
         self.rt = runtime
         self.directories = directories or {}
         self.timezones = timezones or {}
+        self.numbers = TicketNumbers(runtime)
 
     def standing(self, tenant: str, contact: CanonicalContact) -> Standing | None:
         """001 §3.1: who the customer is and whether their subscription entitles them to support."""
@@ -92,36 +104,48 @@ class IntakeState:
         if conversation is not None:  # a reply in the thread of an open ticket (Message-ID / References)
             ticket_id, number, opener = conversation[0], conversation[1], False
         else:
-            ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix)
+            ticket_id, number, opener = await self._reserve_thread(tkey, contact_id, tenant, prefix, contact, now)
             if contact.thread_key:
                 await self._remember_conversation(tenant, contact.thread_key, ticket_id, number)
-        if opener:
-            follow = rules.opened_event(received, ticket_id, number, self.standing(tenant, contact))
-        else:
+        if not opener:
             follow = rules.appended_event(received, ticket_id)
-        merged_into: UUID | None = None
-        merge: list[Event] = []
-        if opener:
-            merged_into, merge = await self._duplicate_of(follow, contact, tenant)
+            activity = rules.activity_event(received, from_contact(
+                received.payload, ticket_id, number, received_at, received.event_id))  # type: ignore[arg-type]
+            await self.rt.publish([received, follow, activity])
+            await self._remember_contact(contact_id, ticket_id, number, contact.raw_event)
+            return Accepted("appended", ticket_id, number, contact_id)
+        merged_into = await self.open_ticket(tenant, contact, contact_id, ticket_id, number, tkey)
+        return Accepted("merged" if merged_into else "opened", ticket_id, number, contact_id, merged_into)
+
+    async def open_ticket(self, tenant: str, contact: CanonicalContact, contact_id: str, ticket_id: UUID,
+                          number: str, tkey: str) -> UUID | None:
+        """Publish the contact and the opening of its ticket (merged into an older one if it is the same
+        matter), then record them. Deterministic event ids make a second run (a provider's retry after a
+        crash, or the claim completion) publish nothing new."""
+        received = rules.contact_event(tenant, contact, contact_id, contact.received_at)
+        follow = rules.opened_event(received, ticket_id, number, self.standing(tenant, contact))
+        merged_into, merge = await self._duplicate_of(follow, contact, tenant)
         activity = rules.activity_event(received, from_contact(
-            received.payload, ticket_id, number, received_at, received.event_id))  # type: ignore[arg-type]
+            received.payload, ticket_id, number, contact.received_at, received.event_id))  # type: ignore[arg-type]
         # one batch: the merge lands in the stream right behind the opening it cancels
         await self.rt.publish([received, follow, *merge, activity])
-        if opener:
-            await self._after_merge(merged_into, follow, contact, tenant)
-            await self.rt.buckets["intake_tickets"].put(
-                str(ticket_id),
-                _json({"ticket_id": str(ticket_id), "ticket_number": number, "tenant": tenant,
-                       "thread": tkey, "opened_at": received_at.isoformat(),
-                       "status": (Status.cancelado if merged_into else Status.nuevo).value,
-                       "merged_into": str(merged_into) if merged_into else None}),
-            )
-        await contacts.put(
-            kv_key("c", contact_id),
-            _json({"ticket_id": str(ticket_id), "ticket_number": number, "raw_event": contact.raw_event}),
+        await self._after_merge(merged_into, follow, contact, tenant)
+        await self.rt.buckets["intake_tickets"].put(
+            str(ticket_id),
+            _json({"ticket_id": str(ticket_id), "ticket_number": number, "tenant": tenant,
+                   "thread": tkey, "opened_at": contact.received_at.isoformat(),
+                   "status": (Status.cancelado if merged_into else Status.nuevo).value,
+                   "merged_into": str(merged_into) if merged_into else None}),
         )
-        outcome: Outcome = "merged" if merged_into else "opened" if opener else "appended"
-        return Accepted(outcome, ticket_id, number, contact_id, merged_into)
+        await self._remember_contact(contact_id, ticket_id, number, contact.raw_event)
+        return merged_into
+
+    async def _remember_contact(self, contact_id: str, ticket_id: UUID, number: str, raw_event: str | None) -> None:
+        """Written last, once everything the contact stands for is published: a provider's retry finds it."""
+        await self.rt.buckets["intake_contacts"].put(
+            kv_key("c", contact_id),
+            _json({"ticket_id": str(ticket_id), "ticket_number": number, "raw_event": raw_event}),
+        )
 
     async def _duplicate_of(self, opened: Event, contact: CanonicalContact, tenant: str
                             ) -> tuple[UUID | None, list[Event]]:
@@ -243,43 +267,63 @@ class IntakeState:
         if current.value is None or current.value["ticket_id"] != str(ticket_id):
             await conversations.put(key, _json({"ticket_id": str(ticket_id), "ticket_number": number}))
 
-    async def _reserve_thread(
-        self, tkey: str, contact_id: str, tenant: str, prefix: str
-    ) -> tuple[UUID, str, bool]:
-        """The customer's open ticket on this channel, or a new one reserved for this contact."""
+    async def _reserve_thread(self, tkey: str, contact_id: str, tenant: str, prefix: str,
+                              contact: CanonicalContact, now: datetime) -> tuple[UUID, str, bool]:
+        """The customer's open ticket on this channel, or a new one opened by this contact.
+
+        The thread is reserved first, with no number; only the winner of the reservation claims a
+        number (numbers.py), so a contact that loses the race never burns one. A reservation whose
+        opener died before claiming is taken over after `STALE_RESERVATION`."""
         threads = self.rt.buckets["intake_threads"]
         for _ in range(20):
             entry = await read(threads, tkey)
-            if entry.value is not None:
-                v = entry.value
+            v = entry.value
+            if v is not None and v.get("ticket_number"):
                 return UUID(v["ticket_id"]), v["ticket_number"], v["opened_by"] == contact_id
-            ticket_id = rules.ticket_id_for(contact_id)
-            number = rules.ticket_number(prefix, await self._next_number(tenant))
-            reservation = {"ticket_id": str(ticket_id), "ticket_number": number, "opened_by": contact_id}
-            try:
-                if entry.revision is None:
-                    await threads.create(tkey, _json(reservation))
-                else:
-                    await threads.update(tkey, _json(reservation), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue  # another contact of this customer got there first: append to theirs
+            if v is not None and v["opened_by"] != contact_id:
+                reserved_at = datetime.fromisoformat(v.get("reserved_at", now.isoformat()))
+                if now - reserved_at < STALE_RESERVATION:
+                    raise Busy("the customer's ticket on this channel is being opened by another contact")
+            if v is not None and v["opened_by"] == contact_id:
+                ticket_id = UUID(v["ticket_id"])  # ours, from a run that died before the number was claimed
+            else:
+                ticket_id = rules.ticket_id_for(contact_id)
+                reservation = {"ticket_id": str(ticket_id), "ticket_number": "", "opened_by": contact_id,
+                               "reserved_at": now.isoformat()}
+                try:
+                    if entry.revision is None:
+                        await threads.create(tkey, _json(reservation))
+                    else:
+                        await threads.update(tkey, _json(reservation), last=entry.revision)
+                except KeyWrongLastSequenceError:
+                    continue  # another contact of this customer got there first: append to theirs
+            number = await self.numbers.claim(tenant, prefix, ticket_id, contact_id, contact, tkey)
+            await self._set_thread_number(tkey, ticket_id, number)
             return ticket_id, number, True
-        raise RuntimeError(f"thread {tkey}: too much contention")
+        raise Busy(f"thread {tkey}: too much contention")
 
-    async def _next_number(self, tenant: str) -> int:
-        counters = self.rt.buckets["intake_counters"]
-        for _ in range(50):
-            entry = await read(counters, tenant)
-            value = int(entry.value or 0) + 1
+    async def _set_thread_number(self, tkey: str, ticket_id: UUID, number: str) -> None:
+        """Write the claimed number into the reservation, if the thread is still this ticket's."""
+        threads = self.rt.buckets["intake_threads"]
+        for _ in range(20):
+            entry = await read(threads, tkey)
+            if entry.value is None or entry.value["ticket_id"] != str(ticket_id) or entry.value.get("ticket_number"):
+                return
             try:
-                if entry.revision is None:
-                    await counters.create(tenant, _json(value))
-                else:
-                    await counters.update(tenant, _json(value), last=entry.revision)
+                await threads.update(tkey, _json({**entry.value, "ticket_number": number}), last=entry.revision)
             except KeyWrongLastSequenceError:
                 continue
-            return value
-        raise RuntimeError(f"ticket counter of {tenant}: too much contention")
+            return
+
+    async def complete_claim(self, claim: Claim) -> bool:
+        """A number was claimed but its ticket never recorded (the opener died and no retry came):
+        open the ticket from the claimed contact, so every number is a ticket (no gaps)."""
+        if await self.ticket(claim.ticket_id) is not None:
+            return False
+        await self._set_thread_number(claim.thread_key, claim.ticket_id, claim.ticket_number)
+        await self.open_ticket(claim.tenant, claim.contact, claim.contact_id, claim.ticket_id, claim.ticket_number,
+                               claim.thread_key)
+        return True
 
     async def ticket(self, ticket_id: UUID) -> dict[str, str] | None:
         entry = await read(self.rt.buckets["intake_tickets"], str(ticket_id))

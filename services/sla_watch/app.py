@@ -19,7 +19,7 @@ from datetime import datetime
 from uuid import UUID
 
 from guardia.bus import timers
-from guardia.bus.runtime import Context, Rejected, ServiceRuntime
+from guardia.bus.runtime import Context, RawMessage, Rejected, ServiceRuntime
 from guardia.bus.state import Staged, read
 from guardia.bus.topology import TIMERS
 from guardia.policy import Policies
@@ -145,10 +145,10 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         assert isinstance(merged, TicketMerged)
         return await advance(event, ctx, lambda r, t: r.on_merged(t, event.occurred_at, merged.undone, _cause(event)))
 
-    async def on_timer(body: bytes, subject: str, headers: dict[str, str]) -> None:
+    async def on_timer(fired: RawMessage) -> None:
         """A fired schedule: re-check the ticket's state, emit only what is really due."""
         try:
-            doc = json.loads(body)
+            doc = json.loads(fired.body)
             ticket_id, clock, due_at = UUID(doc["ticket_id"]), doc["clock"], datetime.fromisoformat(doc["due_at"])
         except (ValueError, KeyError, TypeError) as exc:
             raise Rejected("schema_violation", f"timer payload: {exc}") from exc
