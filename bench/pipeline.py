@@ -25,7 +25,7 @@ What is measured, in one run on one machine:
 3. Burst: N contacts posted at once (64 HTTP requests in flight), time until every one is acknowledged.
 4. Work per contact, per phase: handler runs (sum over every consumer of GUARDIA_EVENTS of its
    delivered consumer sequence, so redeliveries count) and events written to GUARDIA_EVENTS, each
-   divided by the contacts posted; for the burst also the events per contact by type.
+   divided by the contacts the gateway accepted (202); for the burst also the events per contact by type.
 
 Between phases the script waits until the pipeline is idle (no consumer of GUARDIA_EVENTS has
 pending or unacknowledged messages), so a phase neither inherits nor leaves behind a backlog. Only
@@ -34,8 +34,9 @@ provider message id and customer, so none is merged into another ticket. A few w
 through first and are not counted (lazy loading in the services would otherwise land on the first rate).
 
 The client shares the machine with guardia and nats-server: on a small machine it takes CPU from
-them. The largest delay between a POST's planned and actual send time is reported per rate
-("late ms"); if it is large, the client, not the pipeline, set the pace.
+them. Per rate, the POSTs actually sent per second ("sent/s") and the largest delay between a POST's
+planned and actual send time ("late ms") are reported; if sent/s falls short of the rate, the client,
+not the pipeline, set the pace.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class Phase:
     seconds_to_last_ack: float | None = None  # first POST sent -> last acknowledgment
     achieved_per_s: float | None = None  # acknowledged / seconds_to_last_ack
     max_send_late_ms: float = 0.0  # worst delay of a POST behind its schedule (steady rates)
+    sent_per_s: float | None = None  # POSTs actually sent per second (steady rates): below the rate if late
     went_idle: bool = True
     handler_runs_per_contact: float | None = None
     events_per_contact: float | None = None
@@ -287,7 +289,7 @@ class Bench:
         return body
 
     async def post(self, tag: str, phase: Phase, posted: dict[str, float], outcomes: Counter[str]) -> None:
-        body = self.body(tag)
+        body = self.body(tag.split()[0].replace("/", ""))
         t0 = time.perf_counter()
         try:
             response = await self.http.post("/v1/contacts", json=body)
@@ -318,6 +320,8 @@ class Bench:
                     await asyncio.sleep(delay)
                 phase.max_send_late_ms = max(phase.max_send_late_ms, 1000 * (time.perf_counter() - planned))
                 tasks.append(asyncio.create_task(self.post(phase.name, phase, posted, outcomes)))
+            if count > 1:
+                phase.sent_per_s = (count - 1) / (time.perf_counter() - start)
         else:
             limit = asyncio.Semaphore(BURST_IN_FLIGHT)
 
@@ -350,11 +354,11 @@ class Bench:
             phase.max_ms = 1000 * latencies[-1]
             phase.seconds_to_last_ack = max(done.values()) - first_post
             phase.achieved_per_s = len(done) / phase.seconds_to_last_ack
-        if count:
-            phase.handler_runs_per_contact = (after.handler_runs - before.handler_runs) / count
-            phase.events_per_contact = (after.events - before.events) / count
+        if accepted := len(posted):  # per contact the gateway answered 202
+            phase.handler_runs_per_contact = (after.handler_runs - before.handler_runs) / accepted
+            phase.events_per_contact = (after.events - before.events) / accepted
             phase.events_per_contact_by_type = {
-                kind: (n - before.by_type.get(kind, 0)) / count
+                kind: (n - before.by_type.get(kind, 0)) / accepted
                 for kind, n in sorted(after.by_type.items()) if n != before.by_type.get(kind, 0)
             }
         return phase
@@ -374,12 +378,13 @@ def report(hop: float, consumer_count: int, phases: list[Phase], warmup: Phase |
     if warmup is not None:
         print(f"warm-up: {warmup.acknowledged}/{warmup.posted} acknowledged, max {fmt(warmup.max_ms)} ms (not counted)")
     print()
-    header = ("phase", "offered/s", "posted", "http err", "acked", "in drain", "p50 ms", "p99 ms", "max ms",
+    header = ("phase", "offered/s", "sent/s", "posted", "http err", "acked", "in drain", "p50 ms", "p99 ms", "max ms",
               "acked/s", "ratio", "runs/c", "events/c", "late ms")
     rows = [header]
     for p in phases:
         rows.append((
-            p.name, fmt(p.rate, ",.0f") if p.rate is not None else "burst", str(p.posted), str(p.http_errors),
+            p.name, fmt(p.rate, ",.0f") if p.rate is not None else "burst", fmt(p.sent_per_s, ",.1f"),
+            str(p.posted), str(p.http_errors),
             str(p.acknowledged), str(p.acknowledged_within_drain), fmt(p.p50_ms), fmt(p.p99_ms), fmt(p.max_ms),
             fmt(p.achieved_per_s, ",.1f"), fmt(p.achieved_per_s / hop if p.achieved_per_s else None, ".4f"),
             fmt(p.handler_runs_per_contact, ".1f"), fmt(p.events_per_contact, ".1f"),
@@ -399,7 +404,7 @@ def report(hop: float, consumer_count: int, phases: list[Phase], warmup: Phase |
             print("events per contact by type (burst):")
             for kind, per in sorted(p.events_per_contact_by_type.items(), key=lambda kv: (-kv[1], kv[0])):
                 print(f"  {kind:<32} {per:6.2f}")
-    for p in phases:
+    for p in [*([warmup] if warmup else []), *phases]:
         problems = []
         if p.http_errors:
             problems.append(f"{p.http_errors} POSTs failed, e.g. {p.errors_sample}")
@@ -423,7 +428,9 @@ async def measure(args: argparse.Namespace, nats_url: str, base_url: str, child:
     try:
         js = nc.jetstream()
         consumer_count = await wait_ready(base_url, js, child, log_path)
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s): reusing one
+        # the server is closing at that moment fails the POST with a ReadError.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=1.0)
         async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
             bench = Bench(http, js, args.drain)
             # A core subscription, not a JetStream consumer: it adds no consumer to the counts above.
@@ -494,4 +501,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # guardia and nats-server were stopped on the way out
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

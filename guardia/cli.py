@@ -107,7 +107,27 @@ def run(service: Annotated[str, typer.Argument(help="intake, triage, sla_watch, 
         console.print("[red]NATS_URL is not set[/red]: `guardia run` joins an existing NATS; "
                       "`guardia up` starts its own.")
         raise typer.Exit(2)
-    asyncio.run(serve_until_signalled((service,), settings))
+    from guardia.bus.runtime import LegacyLayout
+
+    try:
+        asyncio.run(serve_until_signalled((service,), settings))
+    except LegacyLayout as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Hand the event log of an older installation over to the partitioned layout (stop services first)."""
+    from guardia.migrate import migrate as run_migration
+    from guardia.runner import resolve_nats_url
+
+    settings = _settings()
+    settings = settings.model_copy(update={"nats_url": resolve_nats_url(settings)})
+    handled = asyncio.run(run_migration(settings))
+    for service, count in handled.items():
+        console.print(f"{service}: " + ("nothing to migrate" if count is None else
+                                        f"{count} waiting message(s) handled, legacy consumer removed"))
 
 
 @app.command()

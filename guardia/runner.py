@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,12 +23,6 @@ from guardia.bus.runtime import ServiceRuntime
 from guardia.embedded import EmbeddedNats
 from guardia.policy import Policies
 from guardia.settings import Settings
-from services.escalation import app as escalation_app
-from services.intake import app as intake_app
-from services.intake.gateway import create_gateway
-from services.notify import app as notify_app
-from services.sla_watch import app as sla_app
-from services.triage import app as triage_app
 
 log = structlog.get_logger("guardia.runner")
 
@@ -57,19 +52,20 @@ class _Server(uvicorn.Server):
 
 
 def build_service(name: str, settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Starlette | None]:
-    """The service's runtime and, for intake, its ASGI gateway."""
-    builders: dict[str, Callable[[Settings, Policies], ServiceRuntime]] = {
-        "triage": triage_app.build,
-        "sla_watch": sla_app.build,
-        "escalation": escalation_app.build,
-        "notify": notify_app.build,
-    }
-    if name == "intake":
-        rt, state = intake_app.build(settings, policies)
-        return rt, create_gateway(state, policies, settings)
-    if name not in builders:
+    """The service's runtime and, for intake, its ASGI gateway.
+
+    Each service is imported only when built: a container running one service does not pay for the
+    others' imports (triage's scikit-learn alone is most of a second), which is restart time."""
+    if name not in SERVICES:
         raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
-    return builders[name](settings, policies), None
+    module = importlib.import_module(f"services.{name}.app")
+    if name == "intake":
+        from services.intake.gateway import create_gateway
+
+        rt, state = module.build(settings, policies)
+        return rt, create_gateway(state, policies, settings)
+    build: Callable[[Settings, Policies], ServiceRuntime] = module.build
+    return build(settings, policies), None
 
 
 @contextlib.asynccontextmanager
@@ -117,6 +113,13 @@ async def serve_until_signalled(names: tuple[str, ...], settings: Settings,
         settings = settings.model_copy(update={"nats_url": embedded.url})
         url_file(settings).write_text(embedded.url)
     try:
+        if set(names) == set(SERVICES):
+            # `guardia up` owns every service: it may hand the legacy layout over itself (guardia/migrate.py)
+            from guardia.migrate import migrate
+
+            drained = {k: v for k, v in (await migrate(settings)).items() if v is not None}
+            if drained:
+                log.info("migrated_to_partitions", handled=drained)
         async with running(names, settings) as state:
             if after_start is not None:
                 result = after_start(state)

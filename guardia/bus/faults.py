@@ -13,7 +13,7 @@ import os
 import random
 import signal
 
-POINTS = ("after_fetch", "after_publish", "after_commit", "before_ack", "after_accept")
+POINTS = ("after_fetch", "after_publish", "after_commit", "before_ack", "after_claim", "after_open")
 
 
 def parse(spec: str | None) -> dict[str, float]:

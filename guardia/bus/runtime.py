@@ -245,9 +245,10 @@ class ServiceRuntime:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def connect(self) -> None:
+    async def connect(self, migrating: bool = False) -> None:
         """Join NATS (reconnecting for ever: a NATS restart is an outage, not the end of the service),
-        make sure streams, buckets and consumers exist."""
+        make sure streams, buckets and consumers exist. `migrating`: a legacy consumer may still exist
+        (`drain_legacy` is about to hand its messages over)."""
         servers = [u.strip() for u in (self.settings.nats_url or "nats://127.0.0.1:4222").split(",") if u.strip()]
 
         async def on_disconnect() -> None:
@@ -267,7 +268,8 @@ class ServiceRuntime:
         await ensure_streams(self._js, self.settings.dedup_window_seconds)
         for name in self.bucket_names:
             self.buckets[name] = await bucket(self._js, name)
-        await self._check_layout()
+        if not migrating:
+            await self._check_layout()
         for hook in self._on_connect:
             await hook()
         for stream, config in self.consumer_configs():
@@ -284,6 +286,42 @@ class ServiceRuntime:
             return
         raise LegacyLayout(f"{self.name}: consumer {self.name!r} of the layout before partitions exists on "
                            f"{EVENTS}; run `guardia migrate` to hand its remaining messages over")
+
+    async def drain_legacy(self, idle: float = 1.0) -> int | None:
+        """Hand over what the layout before partitions left behind: handle every message still waiting
+        on the legacy durable `<service>` (in stream order, one at a time, with this version's handlers;
+        what they publish goes out in the new layout), then delete that durable. Returns how many
+        messages it handled, None if there was no legacy durable.
+
+        Every legacy event precedes every event of the new layout in the stream (nothing publishes the
+        old shape any more), so a service that drains first and then reads its partitions handles each
+        ticket's events in stream order across the cut-over."""
+        try:
+            await self.js.consumer_info(EVENTS, self.name)
+        except NotFoundError:
+            return None
+        sub = await self.js.pull_subscribe_bind(durable=self.name, stream=EVENTS)
+        handled = 0
+        # the events this version handles, under the old names; anything else is acked unseen
+        group = EventGroup(self.name, serial=True, handlers=self.handlers)
+        try:
+            while True:
+                try:
+                    msgs = await sub.fetch(1, timeout=idle)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    info = await self.js.consumer_info(EVENTS, self.name)
+                    if info.num_pending == 0 and info.num_ack_pending == 0:
+                        break
+                    continue  # a message in backoff, or held by a process that has not stopped yet
+                for msg in msgs:
+                    await self._on_event(group, msg)
+                    handled += 1
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        await self.js.delete_consumer(EVENTS, self.name)
+        self.log.info("legacy_consumer_drained", durable=self.name, handled=handled)
+        return handled
 
     async def _declare(self, stream: str, config: ConsumerConfig) -> None:
         """Create the durable, or update it in place (nats-facts.md: a plain re-declare is ignored).

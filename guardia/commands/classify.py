@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -25,9 +25,13 @@ from rich.table import Table
 
 from guardia.policy import Policies, PolicyError
 from guardia.settings import Settings
-from services.triage.evaluate import FIELDS, Report, evaluate_rows
-from services.triage.model import NONE, TYPES, load_corpus
-from services.triage.rules import Classifier, Decision
+
+if TYPE_CHECKING:
+    from services.triage.evaluate import Report
+    from services.triage.rules import Classifier, Decision
+
+# The triage modules (scikit-learn) are imported where they are used: every `guardia` command, and
+# so every service start, imports this module to register the command.
 
 OUTPUT_FIELDS = ("id", "type", "priority", "area", "categories", "abusive", "confidence", "reasons")
 
@@ -52,6 +56,8 @@ def _classifier(tenant: str) -> Classifier:
         policy = Policies.load(settings.policy_dir)[tenant]
     except (KeyError, PolicyError) as exc:
         raise typer.BadParameter(str(exc).strip("\"'"), param_hint="--tenant") from exc
+    from services.triage.rules import Classifier
+
     return Classifier(policy.triage.merged_vocabulary(), policy.triage.review_below)
 
 
@@ -87,6 +93,9 @@ def classify_lines(classifier: Classifier, lines: Iterable[tuple[str, int, str]]
 
 
 def print_report(report: Report, classifier: Classifier, source: Path, console: Console) -> None:
+    from services.triage.evaluate import FIELDS
+    from services.triage.model import TYPES
+
     console.print(f"[bold]{source}[/bold]: {report.n} tickets, classifier keywords + "
                   f"{classifier.model.label} (trained on {classifier.model.trained_on}), "
                   f"{report.n / report.seconds if report.seconds else 0:.0f} classifications/s")
@@ -126,6 +135,8 @@ def print_report(report: Report, classifier: Classifier, source: Path, console: 
 
 
 def _show(value: object) -> str:
+    from services.triage.model import NONE
+
     if value is None:
         return NONE
     if isinstance(value, tuple):
@@ -147,6 +158,9 @@ def classify_command(
     """Classify tickets (type, priority, area, categories, abusive) as the triage service does."""
     classifier = _classifier(tenant)
     if evaluate is not None:
+        from services.triage.evaluate import evaluate_rows
+        from services.triage.model import load_corpus
+
         if files:
             raise typer.BadParameter("give either files to classify or --evaluate, not both")
         try:

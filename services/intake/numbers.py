@@ -31,6 +31,8 @@ from .channels.base import CanonicalContact
 
 #: A claim whose ticket is not recorded this long after it was made is completed by the consumer.
 COMPLETE_AFTER = timedelta(seconds=20)
+#: Seconds between two looks at a young claim whose ticket is not recorded yet.
+CHECK_AGAIN = 2.0
 #: Longer than any wait between an opener's crash and its retry that still finds the claim by id
 #: (after that, the completion has long recorded the ticket, and the retry finds it there).
 DEDUP_WINDOW = timedelta(days=1)

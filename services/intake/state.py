@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from nats.js.errors import KeyWrongLastSequenceError
 
+from guardia.bus import faults
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.state import kv_key, read
 from shared.schemas import Event, NoteAdded, Standing, Status, StatusChanged, TicketMerged, TicketOpened, make_event
@@ -129,6 +130,7 @@ class IntakeState:
             received.payload, ticket_id, number, contact.received_at, received.event_id))  # type: ignore[arg-type]
         # one batch: the merge lands in the stream right behind the opening it cancels
         await self.rt.publish([received, follow, *merge, activity])
+        faults.point("after_open")
         await self._after_merge(merged_into, follow, contact, tenant)
         await self.rt.buckets["intake_tickets"].put(
             str(ticket_id),
@@ -298,6 +300,7 @@ class IntakeState:
                 except KeyWrongLastSequenceError:
                     continue  # another contact of this customer got there first: append to theirs
             number = await self.numbers.claim(tenant, prefix, ticket_id, contact_id, contact, tkey)
+            faults.point("after_claim")
             await self._set_thread_number(tkey, ticket_id, number)
             return ticket_id, number, True
         raise Busy(f"thread {tkey}: too much contention")

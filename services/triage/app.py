@@ -28,6 +28,7 @@ from shared.schemas import (
     TicketOpened,
 )
 
+from .model import trained_model
 from .rules import Classifier, Decision
 
 PRODUCER = "triage"
@@ -49,8 +50,10 @@ def _labels(data: dict[str, Any]) -> tuple[Any, ...]:
 
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
     rt = ServiceRuntime(PRODUCER, settings, buckets=("triage_tickets", "triage_corrections"))
+    models = settings.data_dir / "models"
     classifiers = {
-        t: Classifier(policies[t].triage.merged_vocabulary(), policies[t].triage.review_below)
+        t: Classifier(policies[t].triage.merged_vocabulary(), policies[t].triage.review_below,
+                      model=trained_model(policies[t].triage.merged_vocabulary(), cache_dir=models))
         for t in policies.tenants()
     }
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -354,13 +356,47 @@ _TRAINED: dict[str, TriageModel] = {}
 _LOCK = threading.Lock()
 
 
-def trained_model(vocabulary: Vocabulary, corpus: Path = TRAIN, hp: HyperParameters | None = None) -> TriageModel:
-    """The model for this vocabulary, trained from `corpus` once per process."""
+def trained_model(vocabulary: Vocabulary, corpus: Path = TRAIN, hp: HyperParameters | None = None,
+                  cache_dir: Path | None = None) -> TriageModel:
+    """The model for this vocabulary, trained from `corpus` once per process.
+
+    With `cache_dir`, a model trained once is kept on disk and loaded by the next process that needs
+    the same one (same corpus bytes, vocabulary, hyper-parameters and scikit-learn): a triage replica
+    that replaces a dead one then serves in about two seconds instead of retraining for four or more.
+    The cache lives in the service's own data folder, which only guardia writes (pickles run code)."""
     hp = hp or HyperParameters()
-    key = hashlib.sha256(f"{corpus.resolve()}|{hp}|{vocabulary.model_dump_json()}".encode()).hexdigest()
+    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    key = hashlib.sha256(
+        f"{digest}|{hp}|{vocabulary.model_dump_json()}|{MODEL_NAME}|{sklearn.__version__}".encode()
+    ).hexdigest()[:24]
     with _LOCK:
         model = _TRAINED.get(key)
+        if model is None and cache_dir is not None:
+            model = _load(cache_dir / f"{key}.pkl")
         if model is None:
             model = TriageModel.train(load_corpus(corpus), vocabulary, hp)
-            _TRAINED[key] = model
+            if cache_dir is not None:
+                _store(cache_dir / f"{key}.pkl", model)
+        _TRAINED[key] = model
         return model
+
+
+def _load(path: Path) -> TriageModel | None:
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None  # missing, torn or from another build: train again
+    return model if isinstance(model, TriageModel) else None
+
+
+def _store(path: Path, model: TriageModel) -> None:
+    """Written to a temporary file and renamed: a crash never leaves half a model behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        return  # a read-only data folder only costs the next start its training
