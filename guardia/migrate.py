@@ -12,15 +12,36 @@ counter (services/intake/numbers.py). Stop the old services first; running it tw
 
 from __future__ import annotations
 
+import nats
+from nats.js.errors import NotFoundError
+
+from guardia.bus.topology import EVENTS
 from guardia.policy import Policies
 from guardia.runner import SERVICES, build_service
 from guardia.settings import Settings
 
 
+async def legacy_consumers(settings: Settings, services: tuple[str, ...] = SERVICES) -> list[str]:
+    """The services that still have a consumer of the layout before partitions (cheap: one connection)."""
+    nc = await nats.connect(settings.nats_url or "nats://127.0.0.1:4222")
+    try:
+        js = nc.jetstream()
+        try:
+            names = {c.name for c in await js.consumers_info(EVENTS)}
+        except NotFoundError:
+            return []  # a new installation: no event log yet
+        return [s for s in services if s in names]
+    finally:
+        await nc.close()
+
+
 async def migrate(settings: Settings, services: tuple[str, ...] = SERVICES) -> dict[str, int | None]:
     """Drain every service's legacy consumer; returns messages handled per service (None: none there)."""
+    handled: dict[str, int | None] = dict.fromkeys(services)
+    legacy = await legacy_consumers(settings, services)
+    if not legacy:
+        return handled
     policies = Policies.load(settings.policy_dir)
-    handled: dict[str, int | None] = {}
     for name in services:
         runtime, _ = build_service(name, settings, policies)
         await runtime.connect(migrating=True)

@@ -23,25 +23,40 @@ def _compose() -> dict[str, dict[str, object]]:
 
 def test_compose_runs_every_service_as_its_own_container_from_one_image() -> None:
     services = _compose()
-    workers = {name: svc for name, svc in services.items() if name != "nats"}
+    workers = {name: svc for name, svc in services.items() if name not in ("nats", "gateway", "migrate")}
     assert set(workers) == set(SERVICE_NAMES)
     for name, svc in workers.items():
         assert svc["command"] == ["run", name]
         assert svc["image"] == "guardia:latest"
         assert svc["environment"]["NATS_URL"] == "nats://nats:4222"  # type: ignore[index]
-        assert svc["depends_on"] == {"nats": {"condition": "service_healthy"}}
+        assert svc["depends_on"] == {"nats": {"condition": "service_healthy"},
+                                     "migrate": {"condition": "service_completed_successfully"}}
         assert "healthcheck" in svc
+
+
+def test_every_service_can_scale_behind_one_published_gateway_port() -> None:
+    services = _compose()
+    # `--scale` fails on a fixed host port or container name: only the load balancer and NATS publish
+    for name in SERVICE_NAMES:
+        assert "ports" not in services[name] and "container_name" not in services[name], name
+    gateway = services["gateway"]
+    assert gateway["ports"] == ["8080:8080"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in gateway["volumes"]  # type: ignore[operator]
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server intake:8080 resolve;" in conf  # re-resolved: new and replaced replicas are found
+    assert "resolver 127.0.0.11" in conf and "listen 8080;" in conf
+    assert services["migrate"]["command"] == ["migrate"] and services["migrate"]["restart"] == "no"
 
 
 def test_every_command_compose_runs_exists_in_the_cli() -> None:
     runner = CliRunner()
     for name, svc in _compose().items():
-        if name == "nats":
+        if name in ("nats", "gateway"):
             continue
         command = svc["command"]
         assert isinstance(command, list)
         assert runner.invoke(cli, [command[0], "--help"]).exit_code == 0
-        check = svc["healthcheck"]["test"]  # type: ignore[index]
+        check = svc.get("healthcheck", {"test": ["CMD", "none"]})["test"]  # type: ignore[attr-defined]
         if check[1] == "guardia":
             assert runner.invoke(cli, [check[2], "--help"]).exit_code == 0
             assert check[3] in SERVICE_NAMES

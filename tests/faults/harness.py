@@ -255,14 +255,14 @@ class Cluster:
 
 
 async def post_until_accepted(http: httpx.AsyncClient, gateways: list[str], body: dict[str, Any],
-                              rng: random.Random, within: float = 180.0) -> dict[str, Any]:
-    """A provider's webhook delivery: the same body again, with backoff, until a 2xx."""
+                              rng: random.Random, within: float = 180.0, path: str = "/v1/contacts") -> dict[str, Any]:
+    """A provider's webhook delivery (or an agent's client): the same body again, with backoff, until a 2xx."""
     deadline = time.monotonic() + within
     attempt = 0
     last = ""
     while time.monotonic() < deadline:
         try:
-            answer = await http.post(f"{rng.choice(gateways)}/v1/contacts", json=body, timeout=10)
+            answer = await http.post(f"{rng.choice(gateways)}{path}", json=body, timeout=10)
             if answer.status_code in (200, 202):
                 return dict(answer.json())
             if answer.status_code < 500:
@@ -272,7 +272,7 @@ async def post_until_accepted(http: httpx.AsyncClient, gateways: list[str], body
             last = f"{type(exc).__name__}: {exc}"
         attempt += 1
         await asyncio.sleep(min(2.0, 0.2 * 2 ** min(attempt, 4)) * rng.uniform(0.5, 1.0))
-    raise AssertionError(f"contact {body['provider_message_id']} never accepted: {last}")
+    raise AssertionError(f"{path} {body} never accepted: {last}")
 
 
 async def post_at_rate(gateways: list[str], bodies: list[dict[str, Any]], rate: float,

@@ -13,7 +13,7 @@ import httpx
 import nats
 import pytest
 
-from .harness import Cluster, Ledger, contacts, post_at_rate, quiet
+from .harness import Cluster, Ledger, contacts, post_at_rate, post_until_accepted, quiet
 
 CONTACTS = 40
 IDEAS_EVERY = 2  # 20 improvement ideas: about four committees
@@ -42,11 +42,10 @@ async def test_replicas_keep_each_tickets_order_and_convene_each_committee_once_
         # Then every ticket waits on its customer and comes back: two stage changes in a row, which
         # each service must see in that order (sla_watch pauses, then resumes the clock).
         async with httpx.AsyncClient(timeout=10) as http:
-            for i, ticket in enumerate(sorted(tickets)):
-                url = cluster.gateways[i % len(cluster.gateways)]
+            for ticket in sorted(tickets):
                 for status in ("en_proceso_del_solicitante", "en_proceso"):
-                    answer = await http.post(f"{url}/v1/tickets/{ticket}/status", json={"status": status, "by": "ana"})
-                    assert answer.status_code == 202, answer.text
+                    command = {"status": status, "by": "ana", "command_id": f"{ticket}:{status}"}  # retry-safe
+                    await post_until_accepted(http, cluster.gateways, command, rng, path=f"/v1/tickets/{ticket}/status")
         await quiet(cluster, tickets)
         nc = await nats.connect(cluster.url)
         try:
