@@ -71,14 +71,22 @@ class PhraseList:
     def __init__(self, phrases: tuple[str, ...] | list[str]) -> None:
         self.phrases = tuple(phrases)
         self._last: tuple[str, list[str]] | None = None  # (norm, hits), replaced as one tuple
-        self._each: list[tuple[str, tuple[str, ...], bool, re.Pattern[str]]] = []
-        for p in self.phrases:
+        self._each: list[tuple[str, re.Pattern[str]]] = []
+        # Which phrases a word can start: a text only tries the regexes of the phrases whose first
+        # word (or its plural) it contains, found by one dictionary look-up per word of the text.
+        self._by_word: dict[str, list[int]] = {}
+        self._stems: list[tuple[int, str]] = []  # short stems ('rechaz') start any word they prefix
+        for i, p in enumerate(self.phrases):
             norm = normalize(p)
             words = norm.split(" ")
             first = words[0]
-            stem = len(norm) <= 6 and len(words) == 1 and norm.endswith(("z", "c"))
+            self._each.append((p, phrase_pattern(p)))
+            if len(norm) <= 6 and len(words) == 1 and norm.endswith(("z", "c")):
+                self._stems.append((i, first))
+                continue
             forms = (first, f"{first}s", f"{first}es", f"{first[:-1]}ces") if len(words) == 1 else (first,)
-            self._each.append((p, forms, stem, phrase_pattern(p)))
+            for form in dict.fromkeys(forms):
+                self._by_word.setdefault(form, []).append(i)
 
     def hits(self, norm: str) -> list[str]:
         last = self._last
@@ -90,13 +98,17 @@ class PhraseList:
 
     def _match(self, norm: str) -> list[str]:
         words = set(norm.split(" "))
+        candidates: set[int] = set()
+        for w in words:
+            found = self._by_word.get(w)
+            if found:
+                candidates.update(found)
+        for i, stem in self._stems:
+            if any(w.startswith(stem) for w in words):
+                candidates.add(i)
         out = []
-        for phrase, forms, stem, pattern in self._each:
-            if stem:
-                if not any(w.startswith(forms[0]) for w in words):
-                    continue
-            elif not any(f in words for f in forms):
-                continue
+        for i in sorted(candidates):  # in the list's order, as the rules read them
+            phrase, pattern = self._each[i]
             if pattern.search(norm):
                 out.append(phrase)
         return out

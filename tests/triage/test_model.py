@@ -7,8 +7,11 @@ minus 3 points. The held-out split is only read here and by that command, never 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from services.triage import model as model_module
 from services.triage.evaluate import evaluate_rows
-from services.triage.model import HELDOUT, TRAIN, TriageModel, load_corpus
+from services.triage.model import HELDOUT, TRAIN, TriageModel, _tfidf, load_corpus, trained_model
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 
@@ -51,3 +54,27 @@ def test_the_version_changes_with_the_training_data() -> None:
     hp = HyperParameters()
     assert model_version(rows, vocabulary, hp) != model_version(rows[:-1], vocabulary, hp)
     assert model_version(rows, vocabulary, hp) != model_version(rows, vocabulary, HyperParameters(c_type=2.0))
+
+
+def test_the_fast_tfidf_gives_sklearns_numbers(classifier: Classifier) -> None:
+    featurizer = classifier.model.featurizer
+    norms = [featurizer.norm(r.text) for r in load_corpus(HELDOUT)] + ["", "?"]
+    for vectorizer in (featurizer._word, featurizer._char):
+        ours = _tfidf(vectorizer, norms).toarray()
+        theirs = vectorizer.transform(norms).toarray()
+        assert ours.shape == theirs.shape
+        assert abs(ours - theirs).max() < 1e-12
+
+
+def test_a_model_cached_on_disk_is_the_model_trained(tmp_path: Path) -> None:
+    vocabulary = TriagePolicy().merged_vocabulary()
+    first = trained_model(vocabulary, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.pkl"))) == 1
+    model_module._TRAINED.clear()  # a new process: nothing in memory
+    again = trained_model(vocabulary, cache_dir=tmp_path)
+    assert again is not first and again.version == first.version
+    texts = [r.text for r in load_corpus(HELDOUT)[:50]]
+    assert again.predict(texts) == first.predict(texts)
+    (next(tmp_path.glob("*.pkl"))).write_bytes(b"torn")  # a torn file is retrained, not trusted
+    model_module._TRAINED.clear()
+    assert trained_model(vocabulary, cache_dir=tmp_path).version == first.version
