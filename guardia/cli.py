@@ -83,8 +83,8 @@ def _settings() -> Settings:
 def up(
     demo: Annotated[bool, typer.Option("--demo", help="Send the sample contacts and show them live.")] = False,
 ) -> None:
-    """Run all five services and the HTTP gateway in one process (embedded nats-server without NATS_URL)."""
-    from guardia.runner import SERVICES, serve_until_signalled
+    """Run all five services and the HTTP gateway, one process each (embedded nats-server without NATS_URL)."""
+    from guardia.supervisor import serve
 
     settings = _settings()
     after = None
@@ -92,7 +92,7 @@ def up(
         from guardia.demo import run_demo_in_process
 
         after = run_demo_in_process
-    asyncio.run(serve_until_signalled(SERVICES, settings, after_start=after))
+    asyncio.run(serve(settings, after_start=after))
 
 
 @app.command()

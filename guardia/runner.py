@@ -113,13 +113,6 @@ async def serve_until_signalled(names: tuple[str, ...], settings: Settings,
         settings = settings.model_copy(update={"nats_url": embedded.url})
         url_file(settings).write_text(embedded.url)
     try:
-        if set(names) == set(SERVICES):
-            # `guardia up` owns every service: it may hand the legacy layout over itself (guardia/migrate.py)
-            from guardia.migrate import migrate
-
-            drained = {k: v for k, v in (await migrate(settings)).items() if v is not None}
-            if drained:
-                log.info("migrated_to_partitions", handled=drained)
         async with running(names, settings) as state:
             if after_start is not None:
                 result = after_start(state)

@@ -144,6 +144,7 @@ class RawConsumer:
     workers: int
     purge_handled: bool
     max_deliver: int | None  # None: the settings' limit; -1: unlimited (for handlers that raise NotYet)
+    every: float | None = None  # swept in batches every `every` seconds instead of pulled one by one
 
 
 @dataclass
@@ -172,6 +173,7 @@ class ServiceRuntime:
         self._loops: list[_Loop] = []
         self._stopping = False
         self._on_connect: list[Hook] = []
+        self._sweeps: dict[int, Any] = {}  # pull subscriptions of swept consumers
         self.handled = 0  # handler runs, for benchmarks
 
     # -- declaration ---------------------------------------------------------------------------
@@ -204,7 +206,7 @@ class ServiceRuntime:
         self._on_connect.append(hook)
 
     def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, workers: int = 4,
-                    purge_handled: bool = False, max_deliver: int | None = None) -> None:
+                    purge_handled: bool = False, max_deliver: int | None = None, every: float | None = None) -> None:
         """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
 
         Their messages are independent of each other, so `workers` loops pull concurrently. A fired
@@ -213,8 +215,11 @@ class ServiceRuntime:
         per-ticket subject, and a million kept firings would cost nats-server a million subject
         index entries for messages nobody reads again. Only sequences up to the handled one go, so
         a newer firing on the same subject is kept.
+        `every`: nothing waits on these messages (a check that may run late), so they are fetched in
+        batches every `every` seconds: one pull per batch instead of one per message.
         """
-        self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled, max_deliver))
+        self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled, max_deliver,
+                                              every))
 
     def consumer_configs(self) -> list[tuple[str, ConsumerConfig]]:
         """Every durable consumer this service reads, as (stream, config)."""
@@ -225,7 +230,8 @@ class ServiceRuntime:
             for durable, partition in group.durables():
                 found.append((EVENTS, self._config(durable, group.filters(partition), max_ack_pending=1)))
         for raw in self.raw_consumers:
-            found.append((raw.stream, self._config(raw.durable, [raw.subject], max_ack_pending=1000,
+            found.append((raw.stream, self._config(raw.durable, [raw.subject],
+                                                   max_ack_pending=1000 if raw.every is None else 100_000,
                                                    max_deliver=raw.max_deliver)))
         return found
 
@@ -343,6 +349,10 @@ class ServiceRuntime:
             for durable, _ in group.durables() if group.handlers else []:
                 self._spawn(EVENTS, durable, functools.partial(self._on_event, group))
         for raw in self.raw_consumers:
+            if raw.every is not None:
+                self.scheduler.add_job(self._sweep, "interval", args=[raw], seconds=raw.every,
+                                       id=f"sweep-{raw.durable}-{raw.stream}", coalesce=True, max_instances=1)
+                continue
             for _ in range(raw.workers):
                 self._spawn(raw.stream, raw.durable, functools.partial(self._on_raw, raw))
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -383,6 +393,27 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
+    async def _sweep(self, raw: RawConsumer, batch: int = 256) -> None:
+        """Handle what waits on a swept consumer, a batch at a time, until it is empty."""
+        if self._stopping or not self.connected:
+            return
+        sub = self._sweeps.get(id(raw))
+        if sub is None:
+            sub = self._sweeps[id(raw)] = await self.js.pull_subscribe_bind(durable=raw.durable, stream=raw.stream)
+        while not self._stopping:
+            try:
+                msgs = await sub.fetch(batch, timeout=0.2)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return
+            except (nats.errors.Error, ValueError) as exc:  # stopping, or NATS restarting: next sweep
+                self.log.debug("sweep_failed", durable=raw.durable, error=f"{type(exc).__name__}: {exc}")
+                self._sweeps.pop(id(raw), None)
+                return
+            for msg in msgs:
+                await self._on_raw(raw, msg)
+            if len(msgs) < batch:
+                return
+
     @property
     def heartbeat_path(self) -> Path:
         return self.settings.data_dir / f"{self.name}.alive"
@@ -407,6 +438,10 @@ class ServiceRuntime:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await loop.task
         self._loops.clear()
+        for sub in self._sweeps.values():
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._sweeps.clear()
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await self._nc.drain()

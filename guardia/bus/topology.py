@@ -75,10 +75,21 @@ async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600)
 
 
 async def bucket(js: JetStreamContext, name: str) -> KeyValue:
-    """Open a KV bucket, creating it (file storage, history 1) if it does not exist yet."""
+    """Open a KV bucket, creating it (file storage, history 1) if it does not exist yet.
+
+    Reads go through direct get (`$JS.API.DIRECT.GET`), which nats-server answers without the JetStream
+    API's request queue: the cheapest read, and every handler run reads its ticket's state once. A
+    bucket created before that is switched to it in place. Writes stay compare-and-swap, so a read
+    that a cluster follower serves slightly late only costs a retry, never a wrong write."""
     try:
-        return await js.key_value(name)
+        kv = await js.key_value(name)
     except BucketNotFoundError:
         return await js.create_key_value(
-            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1)
+            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1, direct=True)
         )
+    info = await js.stream_info(f"KV_{name}")
+    if not info.config.allow_direct:
+        info.config.allow_direct = True
+        await js.update_stream(config=info.config)
+        kv = await js.key_value(name)
+    return kv

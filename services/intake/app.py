@@ -30,12 +30,12 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import Channel, Event, StatusChanged
 
-from . import rules
+from . import numbers, rules
 from .activity import from_followup as activity_from_followup
 from .activity import from_status as activity_from_status
 from .directory import Directory, load_csv, load_yaml
 from .gateway import problems_of
-from .numbers import CHECK_AGAIN, COMPLETE_AFTER, Claim
+from .numbers import Claim
 from .numbers import stream_name as numbers_stream
 from .numbers import subject as numbers_subject
 from .rules import ContactIn
@@ -128,11 +128,9 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
             raise Rejected("schema_violation", f"number claim: {exc}") from exc
         if await state.ticket(claim.ticket_id) is not None:
             return
-        wait = (claim.claimed_at + COMPLETE_AFTER - datetime.now(UTC)).total_seconds()
-        if wait > 0:
-            # Usually the opener records the ticket a few milliseconds after its claim: look again soon,
-            # so that few claims wait at once; give up on the opener only after COMPLETE_AFTER.
-            raise NotYet(min(wait, CHECK_AGAIN) + 0.1, f"claim {claim.ticket_number}: its opener may be at work")
+        wait = (claim.claimed_at + numbers.COMPLETE_AFTER - datetime.now(UTC)).total_seconds()
+        if wait > 0:  # the opener may still be at work (or its provider about to retry): later
+            raise NotYet(wait, f"claim {claim.ticket_number}: its opener may be at work")
         if await state.complete_claim(claim):
             rt.log.warning("claim_completed", ticket_number=claim.ticket_number, ticket_id=str(claim.ticket_id))
 
@@ -144,6 +142,6 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
     for tenant in policies.tenants():
         rt.consume_raw(numbers_subject(tenant), stream=numbers_stream(tenant), durable="intake_numbers",
-                       handler=on_claim, workers=1, max_deliver=-1)
+                       handler=on_claim, max_deliver=-1, every=numbers.CHECK_EVERY)
     return rt, state
 

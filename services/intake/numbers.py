@@ -5,9 +5,9 @@ A number is the stream sequence of a *claim*: one message in the tenant's own st
 - Unique: JetStream gives every stored message the next sequence, once.
 - Idempotent: a claim published again for the same ticket (the opener's retry after a crash) is a
   duplicate inside the dedup window, and NATS answers with the sequence it already has.
-- Gap-free: a claim carries the contact that opens the ticket. intake's completion consumer reads every
-  claim; one whose ticket is still unrecorded after `COMPLETE_AFTER` (its opener died and no retry came)
-  is opened from the claim itself. So every sequence ends as a ticket.
+- Gap-free: a claim carries the contact that opens the ticket. intake sweeps the claims every
+  `CHECK_EVERY` seconds; one whose ticket is still unrecorded after `COMPLETE_AFTER` (its opener died
+  and no retry came) is opened from the claim itself. So every sequence ends as a ticket.
 
 Only the contact that won its thread's reservation claims, so a contact that loses that race never burns
 a number. An installation from before this scheme continues its numbering: the stream starts after
@@ -31,8 +31,9 @@ from .channels.base import CanonicalContact
 
 #: A claim whose ticket is not recorded this long after it was made is completed by the consumer.
 COMPLETE_AFTER = timedelta(seconds=20)
-#: Seconds between two looks at a young claim whose ticket is not recorded yet.
-CHECK_AGAIN = 2.0
+#: Seconds between two sweeps of the claims (a claim is first looked at when its ticket is, as a rule,
+#: long recorded: one look per claim, in batches).
+CHECK_EVERY = 5.0
 #: Longer than any wait between an opener's crash and its retry that still finds the claim by id
 #: (after that, the completion has long recorded the ticket, and the retry finds it there).
 DEDUP_WINDOW = timedelta(days=1)

@@ -67,12 +67,18 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
         ]
 
     def save(staged: Staged, t: TicketClocks, ticket_id: UUID, revision: int | None) -> None:
-        """Stage the new state and, after commit, (re)arm or disarm each clock's next instant."""
-        staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.to_state(), revision)
+        """Stage the new state and, after commit, (re)arm or disarm each clock's next instant.
+
+        A timer with an instant is armed again on every save: arming is idempotent, and it heals a
+        crash between the commit and the arming. A timer never armed is not purged: a cancel costs
+        nats-server a purge by subject, and most tickets never have a follow-up to cancel."""
         engine = rules[t.tenant].engine
         instants = {name: engine.next_instant(clock) for name, clock in t.clocks.items()}
         instants[FOLLOWUP_TIMER] = t.followups.next_instant()
+        armed = set(t.armed)
         for name, nxt in instants.items():
+            if nxt is None and name not in armed:
+                continue
             key = f"sla.{ticket_id}.{name}"
 
             async def rearm(key: str = key, nxt: datetime | None = nxt, name: str = name) -> None:
@@ -82,7 +88,13 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
                     await timers.arm(rt.js, key, nxt, {"tenant": t.tenant, "ticket_id": str(ticket_id),
                                                        "clock": name})
 
+            if nxt is None:
+                armed.discard(name)
+            else:
+                armed.add(name)
             staged.after_commit(rearm)
+        t.armed = sorted(armed)
+        staged.put(rt.buckets["sla_clocks"], str(ticket_id), t.to_state(), revision)
 
     async def load(ctx: Context, ticket_id: UUID) -> tuple[TicketClocks | None, int | None]:
         entry = await read(ctx.kv("sla_clocks"), str(ticket_id))

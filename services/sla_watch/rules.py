@@ -45,6 +45,7 @@ class TicketClocks(BaseModel):
     ticket_number: str = ""
     followups: FollowUps = FollowUps()
     eligible: bool = True  # 001 §3.1 / 004: no current subscription or agreement -> no assistance, no clock
+    armed: list[str] = []  # timers ever armed and not disarmed since: only those need a purge to cancel
 
     def to_state(self) -> dict[str, object]:
         """What goes to KV: defaults left out (they come back on load), about 600 B for a running
