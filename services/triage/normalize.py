@@ -97,19 +97,24 @@ class PhraseList:
         return list(found)
 
     def _match(self, norm: str) -> list[str]:
-        words = set(norm.split(" "))
-        candidates: set[int] = set()
-        for w in words:
-            found = self._by_word.get(w)
-            if found:
-                candidates.update(found)
+        # where each word of the text starts: a phrase is tried only where its first word is
+        starts: dict[str, list[int]] = {}
+        at = 0
+        for w in norm.split(" "):
+            starts.setdefault(w, []).append(at)
+            at += len(w) + 1
+        candidates: dict[int, list[int]] = {}
+        for w, offsets in starts.items():
+            for i in self._by_word.get(w, ()):
+                candidates.setdefault(i, []).extend(offsets)
         for i, stem in self._stems:
-            if any(w.startswith(stem) for w in words):
-                candidates.add(i)
+            for w, offsets in starts.items():
+                if w.startswith(stem):
+                    candidates.setdefault(i, []).extend(offsets)
         out = []
         for i in sorted(candidates):  # in the list's order, as the rules read them
             phrase, pattern = self._each[i]
-            if pattern.search(norm):
+            if any(pattern.match(norm, offset) for offset in candidates[i]):
                 out.append(phrase)
         return out
 
