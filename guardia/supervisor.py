@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import structlog
 
-from guardia.embedded import EmbeddedNats
+from guardia.embedded import EmbeddedNats, die_with_parent
 from guardia.settings import Settings
 
 log = structlog.get_logger("guardia.up")
@@ -58,7 +58,7 @@ class Child:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "guardia.cli", "run", self.service]
-        self.process = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
     @property
     def exited(self) -> int | None:
