@@ -1,8 +1,9 @@
-"""Running services: one (`guardia run NAME`, as a container does) or all five (`guardia up`).
+"""Running services in this process: one (`guardia run NAME`, as a container and each child of
+`guardia up` does, supervisor.py), or several at once (the end-to-end tests).
 
 Shutdown is graceful on Ctrl-C and SIGTERM: the HTTP gateway stops taking requests, each service
 stops pulling and finishes the message in hand (fetched-but-unstarted ones stay unacked and are
-redelivered), then the embedded nats-server, if we started it, flushes and exits.
+redelivered).
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import importlib
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 import uvicorn
 from starlette.applications import Starlette
 
 from guardia.bus.runtime import ServiceRuntime
-from guardia.embedded import EmbeddedNats
 from guardia.policy import Policies
 from guardia.settings import Settings
+from guardia.supervisor import url_file
 
 log = structlog.get_logger("guardia.runner")
 
@@ -99,44 +99,42 @@ async def running(names: tuple[str, ...], settings: Settings) -> AsyncIterator[R
                 await state.services[name].stop()
 
 
-async def serve_until_signalled(names: tuple[str, ...], settings: Settings,
-                                after_start: Callable[[Running], object] | None = None) -> None:
-    """Run until SIGINT/SIGTERM; with no NATS_URL, start and stop an embedded nats-server."""
+async def serve_until_signalled(names: tuple[str, ...], settings: Settings, grace: float = 2.0) -> None:
+    """`guardia run`: serve until SIGINT/SIGTERM against settings.nats_url.
+
+    A signal that comes while the service is still starting (training a model, or connecting to a NATS
+    that is gone) stops the start after `grace` seconds, instead of waiting for it to finish."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    embedded: EmbeddedNats | None = None
-    if settings.nats_url is None:
-        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.embedded_nats_port,
-                                memory_limit=settings.embedded_nats_memory_limit).start()
-        settings = settings.model_copy(update={"nats_url": embedded.url})
-        url_file(settings).write_text(embedded.url)
-    try:
-        async with running(names, settings) as state:
-            if after_start is not None:
-                result = after_start(state)
-                if asyncio.iscoroutine(result):
-                    task = asyncio.create_task(result)
-                    task.add_done_callback(lambda _: None)
+    started = asyncio.Event()
+
+    async def serve() -> None:
+        async with running(names, settings):
+            started.set()
             await stop.wait()
             log.info("shutting_down")
-    finally:
-        if embedded is not None:
-            embedded.stop()
-            url_file(settings).unlink(missing_ok=True)
 
-
-def url_file(settings: Settings) -> Path:
-    """Where `guardia up` leaves its embedded server's URL for the other commands to find."""
-    return settings.data_dir / "nats.url"
+    serving = asyncio.create_task(serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not serving.done() and not started.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(started.wait()), timeout=grace)
+        if not started.is_set():
+            log.info("stopped_while_starting")
+            serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
 
 
 def resolve_nats_url(settings: Settings) -> str:
     """NATS_URL, else the URL of a running `guardia up` on this data folder."""
     if settings.nats_url:
         return settings.nats_url
-    path = url_file(settings)
+    path = url_file(settings)  # left by a running `guardia up`
     if path.exists():
         return path.read_text().strip()
     raise RuntimeError(

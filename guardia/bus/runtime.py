@@ -433,18 +433,25 @@ class ServiceRuntime:
         for loop in self._loops:
             if loop.task is not None and not loop.busy:
                 loop.task.cancel()
-        for loop in self._loops:
-            if loop.task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await loop.task
+        # A message in hand gets up to the ack wait to finish (after that it is redelivered anyway);
+        # with NATS gone it could otherwise wait for ever on a reconnect that never comes.
+        tasks = [loop.task for loop in self._loops if loop.task is not None]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self.settings.ack_wait_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._loops.clear()
         for sub in self._sweeps.values():
             with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+                await asyncio.wait_for(sub.unsubscribe(), timeout=1.0)
         self._sweeps.clear()
         if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
+            try:
+                await asyncio.wait_for(self._nc.drain(), timeout=5.0)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._nc.close(), timeout=2.0)
         self.log.info("service_stopped")
 
     @property
