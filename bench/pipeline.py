@@ -5,7 +5,8 @@
 
 What runs: a nats-server of its own (guardia.embedded.EmbeddedNats, in a temporary folder), and
 `guardia up` as a real child process against it (NATS_URL set, so it starts no server of its own): the
-HTTP gateway and the five services in one process, exactly as an operator runs them. This script only
+HTTP gateway and the five services, one process each under its supervisor, exactly as an operator
+runs them. This script only
 talks to it from outside: HTTP to the gateway, NATS to watch the event log.
 
 What is measured, in one run on one machine:
@@ -76,6 +77,7 @@ from shared.schemas import Status, StatusChanged, decode_event, make_event
 EVENTS = "GUARDIA_EVENTS"
 ACK_SUBJECT = "ev.*.*.notification.sent"
 BURST_IN_FLIGHT = 64
+RATE_IN_FLIGHT = 64  # open requests at most in the steady-rate phases
 IDLE_TIMEOUT = 300.0  # seconds to wait for the pipeline to go idle between phases
 TERM_GRACE = 15.0  # seconds between SIGTERM and SIGKILL for the guardia child
 
@@ -288,9 +290,13 @@ class Bench:
                     channel="email", tenant="mecodex")
         return body
 
-    async def post(self, tag: str, phase: Phase, posted: dict[str, float], outcomes: Counter[str]) -> None:
+    async def post(self, tag: str, phase: Phase, posted: dict[str, float], outcomes: Counter[str],
+                   planned: float | None = None) -> None:
+        """One POST. Its latency runs from `planned` (its place in the schedule) when given: a request
+        that waited for a free connection waited because the pipeline was slow to answer, and leaving
+        that wait out would hide exactly the queueing a steady rate is meant to show."""
         body = self.body(tag.split()[0].replace("/", ""))
-        t0 = time.perf_counter()
+        t0 = planned if planned is not None else time.perf_counter()
         try:
             response = await self.http.post("/v1/contacts", json=body)
             if response.status_code != 202:
@@ -313,13 +319,22 @@ class Bench:
         tasks: list[asyncio.Task[None]] = []
         start = time.perf_counter() + 0.05
         if rate is not None:
+            # At most RATE_IN_FLIGHT requests open at once, like a provider's webhook senders: thousands
+            # of requests queued inside httpx's connection pool cost the client quadratic CPU, which
+            # on two cores starved the pipeline it was measuring.
+            in_flight = asyncio.Semaphore(RATE_IN_FLIGHT)
+
+            async def scheduled(planned: float) -> None:
+                async with in_flight:
+                    await self.post(phase.name, phase, posted, outcomes, planned)
+
             for i in range(count):
                 planned = start + i / rate
                 delay = planned - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 phase.max_send_late_ms = max(phase.max_send_late_ms, 1000 * (time.perf_counter() - planned))
-                tasks.append(asyncio.create_task(self.post(phase.name, phase, posted, outcomes)))
+                tasks.append(asyncio.create_task(scheduled(planned)))
             if count > 1:
                 phase.sent_per_s = (count - 1) / (time.perf_counter() - start)
         else:
@@ -430,7 +445,8 @@ async def measure(args: argparse.Namespace, nats_url: str, base_url: str, child:
         consumer_count = await wait_ready(base_url, js, child, log_path)
         # Idle connections are dropped after 1 s, well before uvicorn closes them (5 s): reusing one
         # the server is closing at that moment fails the POST with a ReadError.
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=1.0)
+        limits = httpx.Limits(max_connections=RATE_IN_FLIGHT, max_keepalive_connections=RATE_IN_FLIGHT,
+                              keepalive_expiry=1.0)
         async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
             bench = Bench(http, js, args.drain)
             # A core subscription, not a JetStream consumer: it adds no consumer to the counts above.

@@ -350,8 +350,9 @@ class ServiceRuntime:
                 self._spawn(EVENTS, durable, functools.partial(self._on_event, group))
         for raw in self.raw_consumers:
             if raw.every is not None:
-                self.scheduler.add_job(self._sweep, "interval", args=[raw], seconds=raw.every,
-                                       id=f"sweep-{raw.durable}-{raw.stream}", coalesce=True, max_instances=1)
+                loop = _Loop()
+                loop.task = asyncio.create_task(self._sweeping(raw, loop), name=f"sweep-{raw.durable}")
+                self._loops.append(loop)
                 continue
             for _ in range(raw.workers):
                 self._spawn(raw.stream, raw.durable, functools.partial(self._on_raw, raw))
@@ -392,6 +393,20 @@ class ServiceRuntime:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _sweeping(self, raw: RawConsumer, loop: _Loop) -> None:
+        """Sweep, then wait `every` seconds, until stopped (a sweep never overlaps the next)."""
+        assert raw.every is not None
+        while not self._stopping:
+            loop.busy = True
+            try:
+                await self._sweep(raw)
+            except Exception as exc:  # NATS restarting: the next sweep binds again
+                self.log.debug("sweep_failed", durable=raw.durable, error=f"{type(exc).__name__}: {exc}")
+                self._sweeps.pop(id(raw), None)
+            finally:
+                loop.busy = False
+            await asyncio.sleep(raw.every)
 
     async def _sweep(self, raw: RawConsumer, batch: int = 256) -> None:
         """Handle what waits on a swept consumer, a batch at a time, until it is empty."""
