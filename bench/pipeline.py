@@ -55,7 +55,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,6 +198,25 @@ async def consumers(js: JetStreamContext) -> list[Any]:
             return found
 
 
+def process_cpu(up_pid: int, nats_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of nats-server and of each process of `guardia up` (the
+    supervisor and one per service), from /proc: where a contact's cost goes, process by process."""
+    found = {"nats-server": _cpu(nats_pid), "supervisor": _cpu(up_pid)}
+    with contextlib.suppress(OSError):
+        for pid in Path(f"/proc/{up_pid}/task/{up_pid}/children").read_text().split():
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            found[args[-1].decode()] = found.get(args[-1].decode(), 0.0) + _cpu(int(pid))
+    return found
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Snapshot:
     handler_runs: int  # sum of delivered.consumer_seq over the consumers of GUARDIA_EVENTS
@@ -249,6 +268,7 @@ class Phase:
     went_idle: bool = True
     handler_runs_per_contact: float | None = None
     events_per_contact: float | None = None
+    cpu_ms_per_contact: dict[str, float] = field(default_factory=dict)
     events_per_contact_by_type: dict[str, float] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
     errors_sample: list[str] = field(default_factory=list)
@@ -263,7 +283,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class Bench:
     """The client side: builds contacts, posts them, and timestamps their acknowledgments."""
 
-    def __init__(self, http: httpx.AsyncClient, js: JetStreamContext, drain: float) -> None:
+    def __init__(self, http: httpx.AsyncClient, js: JetStreamContext, drain: float,
+                 cpu: Callable[[], dict[str, float]] | None = None) -> None:
+        self.cpu = cpu or dict
         self.http = http
         self.js = js
         self.drain = drain
@@ -314,6 +336,7 @@ class Bench:
         """Post `count` contacts (at `rate`/s, or all at once with BURST_IN_FLIGHT in flight), wait for
         their acknowledgments (up to `drain` s after the last POST), then for the pipeline to go idle."""
         before = await snapshot(self.js)
+        cpu_before = self.cpu()
         posted: dict[str, float] = {}
         outcomes: Counter[str] = Counter()
         tasks: list[asyncio.Task[None]] = []
@@ -355,6 +378,7 @@ class Bench:
             await asyncio.sleep(0.05)
         phase.went_idle = await wait_idle(self.js)
         after = await snapshot(self.js)
+        cpu_after = self.cpu()
 
         phase.posted = count
         phase.outcomes = dict(outcomes)
@@ -372,6 +396,8 @@ class Bench:
         if accepted := len(posted):  # per contact the gateway answered 202
             phase.handler_runs_per_contact = (after.handler_runs - before.handler_runs) / accepted
             phase.events_per_contact = (after.events - before.events) / accepted
+            phase.cpu_ms_per_contact = {name: 1000 * (cpu_after.get(name, 0.0) - cpu_before.get(name, 0.0)) / accepted
+                                        for name in cpu_after}
             phase.events_per_contact_by_type = {
                 kind: (n - before.by_type.get(kind, 0)) / accepted
                 for kind, n in sorted(after.by_type.items()) if n != before.by_type.get(kind, 0)
@@ -408,6 +434,14 @@ def report(hop: float, consumer_count: int, phases: list[Phase], warmup: Phase |
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+    names = sorted({n for p in phases for n in p.cpu_ms_per_contact}, key=lambda n: (n != "nats-server", n))
+    if names:
+        print("\nCPU ms per contact, by process (the machine has "
+              f"{os.cpu_count()} cores: {1000 * (os.cpu_count() or 1):,} ms of CPU per second)")
+        print("  ".join(["phase".ljust(12), *(n.rjust(11) for n in names), "total".rjust(8)]))
+        for p in phases:
+            cells = [f"{p.cpu_ms_per_contact.get(n, 0.0):11.1f}" for n in names]
+            print("  ".join([p.name.ljust(12), *cells, f"{sum(p.cpu_ms_per_contact.values()):8.1f}"]))
     print()
     print("ratio (achieved contacts/s ÷ raw hop msg/s): " + ", ".join(
         f"{p.name} {p.achieved_per_s / hop:.4f}" for p in phases if p.achieved_per_s))
@@ -438,7 +472,7 @@ def report(hop: float, consumer_count: int, phases: list[Phase], warmup: Phase |
 
 
 async def measure(args: argparse.Namespace, nats_url: str, base_url: str, child: subprocess.Popen[bytes],
-                  log_path: Path) -> dict[str, Any]:
+                  log_path: Path, nats_pid: int) -> dict[str, Any]:
     nc: NATS = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
@@ -448,7 +482,7 @@ async def measure(args: argparse.Namespace, nats_url: str, base_url: str, child:
         limits = httpx.Limits(max_connections=RATE_IN_FLIGHT, max_keepalive_connections=RATE_IN_FLIGHT,
                               keepalive_expiry=1.0)
         async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
-            bench = Bench(http, js, args.drain)
+            bench = Bench(http, js, args.drain, cpu=lambda: process_cpu(child.pid, nats_pid))
             # A core subscription, not a JetStream consumer: it adds no consumer to the counts above.
             await nc.subscribe(ACK_SUBJECT, cb=bench.on_sent, pending_msgs_limit=-1, pending_bytes_limit=-1)
             await nc.flush()
@@ -495,7 +529,9 @@ def main() -> None:
         log_path = Path(tmp) / "guardia-up.log"
         print("starting guardia up ...", file=sys.stderr, flush=True)
         with guardia_up(server.url, port, Path(tmp) / "data", log_path) as child:
-            result = asyncio.run(measure(args, server.url, f"http://127.0.0.1:{port}", child.process, log_path))
+            assert server.process is not None
+            result = asyncio.run(measure(args, server.url, f"http://127.0.0.1:{port}", child.process, log_path,
+                                         server.process.pid))
         child_output = tail(log_path, 4000)
     report(hop, result["consumers"], result["phases"], result["warmup"])
     print(f"\nguardia up stopped {fmt(child.stop_seconds, '.1f')} s after SIGTERM with exit code "
