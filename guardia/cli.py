@@ -158,7 +158,9 @@ async def _collect(stream: str, subject: str) -> list[dict[str, object]]:
 
 @app.command()
 def events(
-    subject: Annotated[str, typer.Option("--subject", help="NATS subject pattern, e.g. 'ev.*.sla.>'")] = "ev.>",
+    subject: Annotated[str, typer.Option(
+        "--subject", help="NATS subject pattern, e.g. 'ev.*.*.sla.>' (ev.<tenant>.<partition>.<aggregate>.<event>)",
+    )] = "ev.>",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON envelope per line.")] = False,
 ) -> None:
     """Print the event log (GUARDIA_EVENTS), oldest first."""
