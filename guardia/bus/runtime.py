@@ -145,6 +145,7 @@ class RawConsumer:
     purge_handled: bool
     max_deliver: int | None  # None: the settings' limit; -1: unlimited (for handlers that raise NotYet)
     every: float | None = None  # swept in batches every `every` seconds instead of pulled one by one
+    new_only: bool = False  # start at the stream's end, not its beginning
 
 
 @dataclass
@@ -206,7 +207,8 @@ class ServiceRuntime:
         self._on_connect.append(hook)
 
     def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, workers: int = 4,
-                    purge_handled: bool = False, max_deliver: int | None = None, every: float | None = None) -> None:
+                    purge_handled: bool = False, max_deliver: int | None = None, every: float | None = None,
+                    new_only: bool = False) -> None:
         """A durable pull consumer on non-event subjects (raw channel payloads, fired timers).
 
         Their messages are independent of each other, so `workers` loops pull concurrently. A fired
@@ -219,7 +221,7 @@ class ServiceRuntime:
         batches every `every` seconds: one pull per batch instead of one per message.
         """
         self.raw_consumers.append(RawConsumer(stream, subject, durable, handler, workers, purge_handled, max_deliver,
-                                              every))
+                                              every, new_only))
 
     def consumer_configs(self) -> list[tuple[str, ConsumerConfig]]:
         """Every durable consumer this service reads, as (stream, config)."""
@@ -230,9 +232,11 @@ class ServiceRuntime:
             for durable, partition in group.durables():
                 found.append((EVENTS, self._config(durable, group.filters(partition), max_ack_pending=1)))
         for raw in self.raw_consumers:
-            found.append((raw.stream, self._config(raw.durable, [raw.subject],
-                                                   max_ack_pending=1000 if raw.every is None else 100_000,
-                                                   max_deliver=raw.max_deliver)))
+            config = self._config(raw.durable, [raw.subject], max_ack_pending=1000 if raw.every is None else 100_000,
+                                  max_deliver=raw.max_deliver)
+            if raw.new_only:
+                config.deliver_policy = DeliverPolicy.NEW
+            found.append((raw.stream, config))
         return found
 
     def _config(self, durable: str, filters: list[str], max_ack_pending: int,

@@ -4,12 +4,13 @@ Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE
                · numbers.<tenant> (GUARDIA_NUMBERS_<TENANT>: number claims, completed if their opener died)
                · ev.*.<p>.ticket.status_changed
                · ev.*.<p>.followup.due|exhausted
+               · ev.<t>.<aggregate>.<event> (the layout before partitions, from integrations not updated yet)
 Subjects out:  ev.<t>.<p>.contact.received · ev.<t>.<p>.ticket.opened · ev.<t>.<p>.ticket.message_added
                · ev.<t>.<p>.ticket.status_changed (agent commands) · ev.<t>.<p>.ticket.merged|note_added
                · ev.<t>.<p>.activity.recorded (002) · ev.<t>.<p>.contact.updated · dlq.<t>.intake
                · numbers.<tenant> (one claim per new ticket: its number is the claim's sequence, numbers.py)
                (consumers <service>-pNN: one per partition of the event log, one message in flight each)
-Handlers:      on_raw_contact, on_claim, on_status_changed, on_followup; the gateway's routes
+Handlers:      on_raw_contact, on_claim, on_legacy_subject, on_status_changed, on_followup; the gateway's routes
 State:         KV intake_contacts, intake_threads, intake_tickets, intake_open and
                intake_identities (open tickets per customer identity, for duplicates),
                intake_conversations (thread key -> ticket, so a reply in a thread finds it) (state.py)
@@ -25,10 +26,10 @@ from pydantic import ValidationError
 
 from guardia.bus.runtime import Context, NotYet, RawMessage, Rejected, ServiceRuntime
 from guardia.bus.state import read
-from guardia.bus.topology import INTAKE
+from guardia.bus.topology import EVENTS, INTAKE
 from guardia.policy import Policies
 from guardia.settings import Settings
-from shared.schemas import Channel, Event, StatusChanged
+from shared.schemas import Channel, Event, SchemaError, StatusChanged, decode_event
 
 from . import numbers, rules
 from .activity import from_followup as activity_from_followup
@@ -134,11 +135,28 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
         if await state.complete_claim(claim):
             rt.log.warning("claim_completed", ticket_number=claim.ticket_number, ticket_id=str(claim.ticket_id))
 
+    async def on_legacy_subject(raw: RawMessage) -> None:
+        """An event published on the layout before partitions (`ev.<tenant>.<aggregate>.<event>`) by an
+        integration not updated yet: a valid one is published again where it belongs (same id, so a copy
+        is dropped), anything else is dead-lettered with what is wrong. Nothing sent to guardia is lost."""
+        try:
+            event = decode_event(raw.body)
+        except SchemaError as exc:
+            code, _, reason = str(exc).partition(": ")
+            raise Rejected(code, reason or code) from exc
+        expected = f"ev.{event.tenant}.{event.event_type}"
+        if raw.subject != expected:
+            raise Rejected("subject_mismatch", f"a {event.event_type} of tenant {event.tenant} belongs on "
+                                               f"{event.subject}, not {raw.subject}")
+        await rt.publish([event])
+
     async def numbers_streams() -> None:
         for tenant in policies.tenants():
             await state.numbers.ensure(tenant)
 
     rt.on_connect(numbers_streams)
+    rt.consume_raw("ev.*.*.*", stream=EVENTS, durable="intake_legacy_subjects", handler=on_legacy_subject,
+                   workers=1, new_only=True)
     rt.consume_raw("intake.raw.>", stream=INTAKE, durable="intake_raw", handler=on_raw_contact)
     for tenant in policies.tenants():
         rt.consume_raw(numbers_subject(tenant), stream=numbers_stream(tenant), durable="intake_numbers",
