@@ -18,6 +18,20 @@ from guardia.eventlog import read_stream
 
 T = TypeVar("T")
 
+#: Improvement ideas and usability complaints (001 §3.7): each one counts for the committee.
+IDEAS = [
+    "Sería bueno que el reporte de ventas permita filtrar por vendedor",
+    "La pantalla de conciliación es muy confusa, no se entiende qué botón usar",
+    "Podrían agregar una nueva función para exportar el libro auxiliar a Excel",
+    "Sugerencia: que la factura muestre el saldo pendiente del cliente",
+    "No es claro dónde se configuran los descuentos por volumen, es poco intuitivo",
+    "Sería bueno que el POS permita dividir la cuenta entre varias personas",
+    "Podrían agregar alertas cuando el inventario esté bajo el mínimo",
+    "El menú de nómina es confuso, cuesta encontrar las novedades",
+    "Sugerencia: poder duplicar una cotización con un clic",
+    "Sería mejor que el tablero muestre los vencimientos de la semana",
+]
+
 
 async def events(js: JetStreamContext, ticket_id: str | None = None, subject: str = "ev.>") -> list[dict[str, Any]]:
     docs = [json.loads(m.data) async for m in read_stream(js, EVENTS, subject, idle=0.3)]

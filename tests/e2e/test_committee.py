@@ -10,20 +10,7 @@ from nats.js import JetStreamContext
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
 
-from .helpers import contact, events, eventually, outbox
-
-IDEAS = [
-    "Sería bueno que el reporte de ventas permita filtrar por vendedor",
-    "La pantalla de conciliación es muy confusa, no se entiende qué botón usar",
-    "Podrían agregar una nueva función para exportar el libro auxiliar a Excel",
-    "Sugerencia: que la factura muestre el saldo pendiente del cliente",
-    "No es claro dónde se configuran los descuentos por volumen, es poco intuitivo",
-    "Sería bueno que el POS permita dividir la cuenta entre varias personas",
-    "Podrían agregar alertas cuando el inventario esté bajo el mínimo",
-    "El menú de nómina es confuso, cuesta encontrar las novedades",
-    "Sugerencia: poder duplicar una cotización con un clic",
-    "Sería mejor que el tablero muestre los vencimientos de la semana",
-]
+from .helpers import IDEAS, contact, events, eventually, outbox
 
 
 async def _post(base_url: str, start: int, stop: int) -> list[str]:

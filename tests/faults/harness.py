@@ -2,8 +2,8 @@
 nats-server that can be killed and brought back on the same store, contacts posted the way providers
 post them (retried until a 2xx), and a ledger that says what was lost, doubled or reordered.
 
-Used by the kill -9 test and the replica tests; `python -m tests.faults.harness --help` runs the
-long variant by hand.
+Used by the kill -9 test and the replica tests (the long variant of the former is an environment
+variable away, see test_kill9.py).
 """
 
 from __future__ import annotations
@@ -34,22 +34,11 @@ from guardia.demo import CONTACTS, load_contacts
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.eventlog import read_stream
 
+from ..e2e.helpers import IDEAS
+
 SERVICES = ("intake", "triage", "sla_watch", "escalation", "notify")
 GUARDIA = Path(sys.executable).parent / "guardia"
 
-#: Improvement ideas and usability complaints (001 §3.7): each one counts for the committee.
-IDEAS = [
-    "Sería bueno que el reporte de ventas permita filtrar por vendedor",
-    "La pantalla de conciliación es muy confusa, no se entiende qué botón usar",
-    "Podrían agregar una nueva función para exportar el libro auxiliar a Excel",
-    "Sugerencia: que la factura muestre el saldo pendiente del cliente",
-    "No es claro dónde se configuran los descuentos por volumen, es poco intuitivo",
-    "Sería bueno que el POS permita dividir la cuenta entre varias personas",
-    "Podrían agregar alertas cuando el inventario esté bajo el mínimo",
-    "El menú de nómina es confuso, cuesta encontrar las novedades",
-    "Sugerencia: poder duplicar una cotización con un clic",
-    "Sería mejor que el tablero muestre los vencimientos de la semana",
-]
 
 
 def contacts(n: int, tenant: str = "navegasoft", ideas_every: int = 0, tag: str = "c") -> list[dict[str, Any]]:
@@ -228,7 +217,20 @@ class Cluster:
         victim.kill9()
         return victim
 
+    async def ledger(self) -> Ledger:
+        """What the streams and the outbox say happened (read once the cluster is quiet)."""
+        nc = await nats.connect(self.url)
+        try:
+            return await Ledger.read(nc.jetstream(), self.data_dir / "outbox.jsonl")
+        finally:
+            await nc.close()
+
     async def stop(self) -> None:
+        """Stop everything; never raises (a test's own failure is the one to see)."""
+        with contextlib.suppress(Exception):
+            await self._stop()
+
+    async def _stop(self) -> None:
         self._supervising = False
         if self._supervisor is not None:
             self._supervisor.cancel()

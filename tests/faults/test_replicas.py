@@ -5,15 +5,13 @@ of each service is killed mid-run, and a dead replica's message is redone within
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
-from .harness import Cluster, Ledger, contacts, post_at_rate, post_until_accepted, quiet
+from .harness import Cluster, contacts, post_at_rate, post_until_accepted, quiet
 
 CONTACTS = 40
 IDEAS_EVERY = 2  # 20 improvement ideas: about four committees
@@ -47,14 +45,9 @@ async def test_replicas_keep_each_tickets_order_and_convene_each_committee_once_
                     command = {"status": status, "by": "ana", "command_id": f"{ticket}:{status}"}  # retry-safe
                     await post_until_accepted(http, cluster.gateways, command, rng, path=f"/v1/tickets/{ticket}/status")
         await quiet(cluster, tickets)
-        nc = await nats.connect(cluster.url)
-        try:
-            ledger = await Ledger.read(nc.jetstream(), cluster.data_dir / "outbox.jsonl")
-        finally:
-            await nc.close()
+        ledger = await cluster.ledger()
     finally:
-        with contextlib.suppress(Exception):
-            await cluster.stop()
+        await cluster.stop()
 
     assert sum(m.kills for m in cluster.members) == 5
     assert ledger.problems(tickets) == []
@@ -94,14 +87,9 @@ async def test_a_replica_killed_holding_a_message_has_it_redone_by_another_withi
         answers = await post_at_rate(cluster.gateways, contacts(12, tag="failover"), 12.0, random.Random(1))
         tickets = {a["ticket_id"] for a in answers.values()}
         await quiet(cluster, tickets, within=90)
-        nc = await nats.connect(cluster.url)
-        try:
-            ledger = await Ledger.read(nc.jetstream(), cluster.data_dir / "outbox.jsonl")
-        finally:
-            await nc.close()
+        ledger = await cluster.ledger()
     finally:
-        with contextlib.suppress(Exception):
-            await cluster.stop()
+        await cluster.stop()
     waits = sorted(ledger.delay(t, "ticket.opened", "ticket.classified") for t in tickets)
     print(f"\ntriage replica 0 died {doomed.starts - 2} times holding a message; opened -> classified took "
           f"{waits[0]:.2f} s at best, {waits[-1]:.2f} s at worst (ack wait {cluster.ack_wait} s)")
