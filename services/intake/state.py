@@ -287,21 +287,25 @@ class IntakeState:
                 if now - reserved_at < STALE_RESERVATION:
                     raise Busy("the customer's ticket on this channel is being opened by another contact")
             if v is not None and v["opened_by"] == contact_id:
-                ticket_id = UUID(v["ticket_id"])  # ours, from a run that died before the number was claimed
+                # ours, from a run that died before the number was claimed
+                ticket_id, reservation, revision = UUID(v["ticket_id"]), v, entry.revision
             else:
                 ticket_id = rules.ticket_id_for(contact_id)
                 reservation = {"ticket_id": str(ticket_id), "ticket_number": "", "opened_by": contact_id,
                                "reserved_at": now.isoformat()}
                 try:
                     if entry.revision is None:
-                        await threads.create(tkey, _json(reservation))
+                        revision = await threads.create(tkey, _json(reservation))
                     else:
-                        await threads.update(tkey, _json(reservation), last=entry.revision)
+                        revision = await threads.update(tkey, _json(reservation), last=entry.revision)
                 except KeyWrongLastSequenceError:
                     continue  # another contact of this customer got there first: append to theirs
             number = await self.numbers.claim(tenant, prefix, ticket_id, contact_id, contact, tkey)
             faults.point("after_claim")
-            await self._set_thread_number(tkey, ticket_id, number)
+            try:  # the reservation as we just wrote it: no read needed unless someone changed it since
+                await threads.update(tkey, _json({**reservation, "ticket_number": number}), last=revision)
+            except KeyWrongLastSequenceError:
+                await self._set_thread_number(tkey, ticket_id, number)
             return ticket_id, number, True
         raise Busy(f"thread {tkey}: too much contention")
 
