@@ -14,6 +14,7 @@ import importlib
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -22,7 +23,6 @@ from starlette.applications import Starlette
 from guardia.bus.runtime import ServiceRuntime
 from guardia.policy import Policies
 from guardia.settings import Settings
-from guardia.supervisor import url_file
 
 log = structlog.get_logger("guardia.runner")
 
@@ -128,6 +128,11 @@ async def serve_until_signalled(names: tuple[str, ...], settings: Settings, grac
             serving.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await serving
+
+
+def url_file(settings: Settings) -> Path:
+    """Where `guardia up` leaves its embedded server's URL for the other commands to find."""
+    return settings.data_dir / "nats.url"
 
 
 def resolve_nats_url(settings: Settings) -> str:

@@ -19,18 +19,17 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import structlog
 
 from guardia.embedded import EmbeddedNats, die_with_parent
+from guardia.runner import SERVICES, url_file
 from guardia.settings import Settings
 
 log = structlog.get_logger("guardia.up")
 
-SERVICES = ("intake", "triage", "sla_watch", "escalation", "notify")
 RESTART_DELAY = 1.0
 STOP_TIMEOUT = 20.0
 
@@ -76,11 +75,6 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def url_file(settings: Settings) -> Path:
-    """Where `guardia up` leaves its embedded server's URL for the other commands to find."""
-    return settings.data_dir / "nats.url"
 
 
 async def serve(settings: Settings, after_start: Callable[[Up], Coroutine[Any, Any, None]] | None = None) -> None:
