@@ -381,8 +381,7 @@ class ServiceRuntime:
                     msgs = await sub.fetch(1, timeout=FETCH_SECONDS)
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError,
-                        nats.js.errors.APIError, nats.errors.Error) as exc:
+                except nats.errors.Error as exc:
                     # NATS restarting or the consumer being recreated: wait and pull again.
                     self.log.debug("fetch_failed", durable=durable, error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.5)
