@@ -31,11 +31,8 @@ triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 
 
-@triage_app.command("corrections")
-def triage_corrections(
-    output: Annotated[Path | None, typer.Option(help="Append to this JSON-lines file (default: print).")] = None,
-) -> None:
-    """Export agents' corrections as labeled corpus lines, for the next training (README: retraining)."""
+def _corrections_from_nats() -> list[str]:
+    """Agents' corrections kept by the triage service, as labeled corpus lines (LABELING.md format)."""
     from guardia.bus.state import read
     from guardia.bus.topology import bucket
     from guardia.runner import resolve_nats_url
@@ -52,11 +49,19 @@ def triage_corrections(
         finally:
             await nc.close()
 
-    rows = asyncio.run(collect())
-    lines = [json.dumps({"id": f"correction-{r['id']}", "text": r["text"], "channel": r["channel"],
-                         "type": r["type"], "priority": r["priority"], "area": r["area"],
-                         "categories": r["categories"], "abusive": False, "playbook": None,
-                         "note": f"agent {r['by']}: {r['reason']}"}, ensure_ascii=False) for r in rows]
+    return [json.dumps({"id": f"correction-{r['id']}", "text": r["text"], "channel": r["channel"],
+                        "type": r["type"], "priority": r["priority"], "area": r["area"],
+                        "categories": r["categories"], "abusive": False, "playbook": None,
+                        "note": f"agent {r['by']}: {r['reason']}"}, ensure_ascii=False)
+            for r in asyncio.run(collect())]
+
+
+@triage_app.command("corrections")
+def triage_corrections(
+    output: Annotated[Path | None, typer.Option(help="Append to this JSON-lines file (default: print).")] = None,
+) -> None:
+    """Export agents' corrections as labeled corpus lines, for the next training (README: retraining)."""
+    lines = _corrections_from_nats()
     if output is None:
         for line in lines:
             typer.echo(line)
@@ -64,6 +69,61 @@ def triage_corrections(
     with output.open("a", encoding="utf-8") as fh:
         fh.writelines(line + "\n" for line in lines)
     console.print(f"{len(lines)} corrections appended to {output}")
+
+
+@triage_app.command("retrain")
+def triage_retrain(
+    corrections: Annotated[Path | None, typer.Option(
+        help="Labeled JSON lines to learn from (default: the agents' corrections, read from NATS).",
+        exists=True, dir_okay=False, readable=True)] = None,
+    independent: Annotated[Path | None, typer.Option(
+        help="The set both models are judged on (default: services/triage/corpus/independent.jsonl).",
+        exists=True, dir_okay=False, readable=True)] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant whose triage vocabulary applies.",
+                                        envvar="GUARDIA_DEFAULT_TENANT")] = "navegasoft",
+) -> None:
+    """Retrain triage with agents' corrections; keep them only if the model is not worse on the independent set."""
+    import tempfile
+
+    from guardia.policy import Policies, PolicyError
+    from services.triage.app import accepted_corrections
+    from services.triage.model import INDEPENDENT, TRAIN, load_corpus
+    from services.triage.retrain import CORE, merge, retrain, write_corrections
+
+    settings = _settings()
+    try:
+        triage = Policies.load(settings.policy_dir)[tenant].triage
+    except (KeyError, PolicyError) as exc:
+        raise typer.BadParameter(str(exc).strip("\"'"), param_hint="--tenant") from exc
+    try:
+        if corrections is not None:
+            new = load_corpus(corrections)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                exported = Path(tmp) / "corrections.jsonl"
+                exported.write_text("".join(line + "\n" for line in _corrections_from_nats()), encoding="utf-8")
+                new = load_corpus(exported)
+        target = accepted_corrections(settings)
+        accepted = load_corpus(target) if target.exists() else []
+        judged_on = independent or INDEPENDENT
+        verdict = retrain(triage.merged_vocabulary(), load_corpus(TRAIN), accepted, new, load_corpus(judged_on),
+                          triage.review_below)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    table = Table(title=f"{judged_on.name}: {verdict.before.n} messages no training writer saw")
+    table.add_column("field")
+    table.add_column(f"in force {verdict.before_version}", justify="right")
+    table.add_column(f"candidate {verdict.after_version}", justify="right")
+    for f in (*CORE, "categories", "abusive", "playbook"):
+        table.add_row(f, f"{verdict.before.accuracy(f):.1%}", f"{verdict.after.accuracy(f):.1%}")
+    console.print(table)
+    console.print(f"{len(new)} corrections, {len(accepted)} accepted before")
+    if not verdict.accepted:
+        console.print(f"[red]refused[/red]: {verdict.why}; nothing changed")
+        raise typer.Exit(1)
+    write_corrections(target, merge(accepted, new))
+    console.print(f"[green]accepted[/green]: {verdict.why}; written to {target}. "
+                  f"Restart triage to serve model {verdict.after_version}.")
 
 
 sla_app = typer.Typer(help="SLA clocks: simulate a timeline, explain a live ticket.", no_args_is_help=True)

@@ -72,9 +72,23 @@ def _lines(files: list[Path] | None, stdin: TextIO) -> Iterator[tuple[str, int, 
                 yield str(path), number, line
 
 
+BATCH = 512  # messages the model scores at once: a file is classified in batches, as a replay needs
+
+
 def classify_lines(classifier: Classifier, lines: Iterable[tuple[str, int, str]], out: TextIO) -> int:
-    """Classify each JSON line; returns how many were written. A bad line stops with its place."""
+    """Classify each JSON line, in batches; returns how many were written. A bad line stops with its
+    place, after every line before it was written."""
     written = 0
+    batch: list[tuple[str, str, str]] = []  # (id, subject, text)
+
+    def flush() -> None:
+        nonlocal written
+        decisions = classifier.classify_many([(subject, text) for _, subject, text in batch])
+        for (ticket_id, _, _), decision in zip(batch, decisions, strict=True):
+            out.write(json.dumps(decision_json(ticket_id, decision), ensure_ascii=False) + "\n")
+        written += len(batch)
+        batch.clear()
+
     for where, number, line in lines:
         if not line.strip():
             continue
@@ -83,11 +97,14 @@ def classify_lines(classifier: Classifier, lines: Iterable[tuple[str, int, str]]
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ValueError('expected an object with a string "text"')
         except ValueError as exc:
+            flush()
+            out.flush()
             typer.echo(f"{where}:{number}: {exc}", err=True)
             raise typer.Exit(2) from exc
-        decision = classifier.classify(str(item.get("subject") or ""), item["text"])
-        out.write(json.dumps(decision_json(str(item.get("id", "")), decision), ensure_ascii=False) + "\n")
-        written += 1
+        batch.append((str(item.get("id", "")), str(item.get("subject") or ""), item["text"]))
+        if len(batch) >= BATCH:
+            flush()
+    flush()
     out.flush()
     return written
 
@@ -122,6 +139,19 @@ def print_report(report: Report, classifier: Classifier, source: Path, console: 
             cells.append(f"[green]{n}[/green]" if want == got and n else (f"[red]{n}[/red]" if n else "·"))
         confusion.add_row(want, *cells)
     console.print(confusion)
+
+    for kind in ("channel", "country"):
+        by = Table(title=f"accuracy by {kind}")
+        for column in (kind, "messages", "type", "priority", "area"):
+            by.add_column(column, justify="left" if column == kind else "right")
+        for (k, name), (n, *ok) in sorted(report.groups.items()):
+            if k == kind:
+                by.add_row(name, str(n), *(f"{c / n:.1%}" for c in ok))
+        console.print(by)
+    accepted = report.n - report.review
+    console.print(f"at the review threshold {classifier.review_below}: {report.review} of {report.n} go to a "
+                  f"person; type, priority and area all right on {report.accepted_correct} of the "
+                  f"{accepted} others ({report.accepted_correct / accepted if accepted else 0:.1%})")
 
     worst = Table(title="10 worst mistakes (most wrong of type/priority/area, then most confident)")
     worst.add_column("id")

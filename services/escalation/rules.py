@@ -59,16 +59,23 @@ def route_for(policy: EscalationPolicy, c: TicketClassified) -> Routing:
                                      reason="001 §3.3: sin solicitud; nivel 1 revisa y cierra"), []
     levels = [resolve_level(x, area) for x in policy.matrix.get(c.ticket_type, (NOT_A_REQUEST_LEVEL,))]
     urgent = c.priority is Priority.urgente
+    review = c.needs_review and not urgent  # an urgent ticket is never held back for a check
     if urgent and policy.urgent_level:
         levels[0] = policy.urgent_level
+    elif review and levels[0] != NOT_A_REQUEST_LEVEL:
+        # triage was unsure: nivel 1 confirms the classification before the matrix takes over
+        levels.insert(0, NOT_A_REQUEST_LEVEL)
     route = TicketRoute(levels=levels, ticket_type=c.ticket_type.value, priority=c.priority.value)
     reason = f"001 §3.3: {c.ticket_type.value} -> {route.level}"
     if urgent:
         reason = "001 §3.5: urgente, asignación inmediata y alerta al número de emergencia 24/7"
+    elif review:
+        reason = (f"clasificación con confianza baja ({c.confidence:.2f}): {route.level} confirma tipo, "
+                  f"prioridad y área antes de seguir la matriz (001 §3.3)")
     assigned = TicketAssigned(level=route.level, role=role_of(policy, route.level), reason=reason,
                               alert_emergency=urgent)
     escalations: list[TicketEscalated] = []
-    if c.ticket_type is TicketType.bug and len(levels) > 1:
+    if c.ticket_type is TicketType.bug and len(levels) > 1 and not review:
         # 001 §3.2 Bugs: "deben ser escalados al equipo de desarrollo".
         escalations.append(step_up(route, "bug_to_development", policy))
     return route, assigned, escalations

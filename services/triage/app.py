@@ -13,6 +13,7 @@ State:         KV triage_tickets: ticket id -> its customer text and the classif
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from guardia.bus.runtime import Context, ServiceRuntime
@@ -44,6 +45,11 @@ def classified(decision: Decision, review_below: float, note: str = "") -> Ticke
     )
 
 
+def accepted_corrections(settings: Settings) -> Path:
+    """Agents' corrections that a retrain accepted: training data on top of the repository's corpus."""
+    return settings.data_dir / "triage" / "corrections.jsonl"
+
+
 def _labels(data: dict[str, Any]) -> tuple[Any, ...]:
     return data.get("ticket_type"), data.get("priority"), data.get("area"), tuple(data.get("categories", ()))
 
@@ -51,9 +57,11 @@ def _labels(data: dict[str, Any]) -> tuple[Any, ...]:
 def build(settings: Settings, policies: Policies) -> ServiceRuntime:
     rt = ServiceRuntime(PRODUCER, settings, buckets=("triage_tickets", "triage_corrections"))
     models = settings.data_dir / "models"
+    corrections = accepted_corrections(settings)  # `guardia triage retrain` adds to it; read at start
     classifiers = {
         t: Classifier(policies[t].triage.merged_vocabulary(), policies[t].triage.review_below,
-                      model=trained_model(policies[t].triage.merged_vocabulary(), cache_dir=models))
+                      model=trained_model(policies[t].triage.merged_vocabulary(), cache_dir=models,
+                                          extra=corrections))
         for t in policies.tenants()
     }
 

@@ -22,6 +22,7 @@ from .policy import TriagePolicy, Vocabulary
 from .rules import Classifier, Decision, KeywordClassifier
 
 FIELDS = ("type", "priority", "area", "playbook", "categories", "abusive")
+CORE = ("type", "priority", "area")
 
 
 def labels_of(d: Decision) -> dict[str, object]:
@@ -69,6 +70,8 @@ class Report:
     abusive_fp: int = 0
     abusive_fn: int = 0
     seconds: float = 0.0
+    #: ("channel", "whatsapp") / ("country", "MX") -> [messages, type, priority, area correct]
+    groups: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def add(self, row: Labeled, playbook: str | None, decision: Decision, review_below: float) -> None:
         got = labels_of(decision)
@@ -80,6 +83,11 @@ class Report:
                 self.correct[f] += 1
             else:
                 wrong[f] = (want[f], got[f])
+        for group in (("channel", row.channel or "?"), ("country", row.country or "?")):
+            tally = self.groups.setdefault(group, [0, 0, 0, 0])
+            tally[0] += 1
+            for k, f in enumerate(CORE, start=1):
+                tally[k] += f not in wrong
         g, w = set(decision.categories), set(row.categories)
         gv = {c.value for c in g}
         self.tp += len(gv & w)
@@ -120,6 +128,18 @@ class Report:
         accepted = self.n - self.review
         out["core_accuracy_when_not_reviewed"] = round(self.accepted_correct / accepted, 4) if accepted else 0.0
         return out
+
+
+def agreement(first: Sequence[Labeled], second: Sequence[Labeled]) -> dict[str, tuple[int, int]]:
+    """Per field, (agreeing, compared) over the messages both annotators labeled (matched by id): the
+    ceiling a classifier can be expected to reach on that set."""
+    theirs = {r.id: r for r in second}
+    both = [(r, theirs[r.id]) for r in first if r.id in theirs]
+    out: dict[str, tuple[int, int]] = {}
+    for f in ("type", "priority", "area", "categories", "abusive"):
+        same = sum(expected_of(a)[f] == expected_of(b)[f] for a, b in both)
+        out[f] = (same, len(both))
+    return out
 
 
 def corpus_playbook(row: Labeled) -> str | None:
@@ -178,7 +198,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--keywords", action="store_true", help="keyword rules only (the baseline)")
     parser.add_argument("--mistakes", type=int, default=0, help="print this many worst out-of-fold mistakes")
+    parser.add_argument("--agreement", nargs=2, metavar=("FIRST", "SECOND"),
+                        help="per-field agreement of two annotators' labels of the same messages, and stop")
     args = parser.parse_args(argv)
+    if args.agreement:
+        from pathlib import Path
+
+        first, second = (load_corpus(Path(p)) for p in args.agreement)
+        for f, (same, n) in agreement(first, second).items():
+            print(f"{f:<11} {same / n if n else 0:6.1%}  ({same}/{n})")
+        return
     report = cross_validate(load_corpus(TRAIN), TriagePolicy().merged_vocabulary(), args.folds,
                             keywords_only=args.keywords)
     print(report.summary(), f"{report.seconds:.1f} s")

@@ -49,13 +49,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
-from .normalize import PhraseList, normalize, phrase_list, respell
+from .normalize import normalize, respell
 from .policy import Vocabulary
 
 MODEL_NAME = "tfidf-svm"
+#: Bumped whenever the features a text becomes change in code: part of the version and of the disk cache key.
+FEATURES = 2
 CORPUS = Path(__file__).with_name("corpus")
 TRAIN = CORPUS / "train.jsonl"
 HELDOUT = CORPUS / "heldout.jsonl"
+INDEPENDENT = CORPUS / "independent.jsonl"  #: written by annotators who never saw train nor the classifier
 NONE = "none"  #: the type label of a message that is no request at all
 
 TYPES = ("problema", "pregunta", "anomalia", "bug", "solicitud", "usabilidad", NONE)
@@ -91,6 +94,7 @@ class Labeled:
     area: str
     categories: tuple[str, ...]
     abusive: bool
+    country: str = ""
 
 
 #: The other names the issue and the seeds give labels (impact as shown to customers: crítico, alto...).
@@ -133,7 +137,7 @@ def load_corpus(path: Path) -> list[Labeled]:
                 type=canonical_label("type", o["type"]), priority=str(canonical_label("priority", o["priority"])),
                 area=str(canonical_label("area", o["area"])),
                 categories=tuple(str(canonical_label("categories", c)) for c in cats),
-                abusive=bool(o.get("abusive", False)),
+                abusive=bool(o.get("abusive", False)), country=str(o.get("country") or ""),
             ))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}:{number}: not a labeled ticket ({exc})") from exc
@@ -157,38 +161,15 @@ _SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-@dataclass
-class _RuleLists:
-    """The vocabulary's phrase lists, compiled once, as model features."""
-
-    keys: list[str]
-    lists: list[PhraseList]
-
-    @classmethod
-    def of(cls, vocabulary: Vocabulary) -> _RuleLists:
-        lists: dict[str, Sequence[str]] = {"not_a_request": vocabulary.not_a_request,
-                                           "automated": vocabulary.automated,
-                                           "abusive": vocabulary.abusive}
-        for t, phrases in vocabulary.types.items():
-            lists[f"type:{t.value}"] = phrases
-        for p, phrases in vocabulary.priority.items():
-            lists[f"priority:{p}"] = phrases
-        for a, phrases in vocabulary.areas.items():
-            lists[f"area:{a.value}"] = phrases
-        for c, phrases in vocabulary.categories.items():
-            lists[f"category:{c.value}"] = phrases
-        keys = sorted(lists)
-        return cls(keys, [phrase_list(tuple(lists[k])) for k in keys])
-
-    def counts(self, norm: str) -> list[float]:
-        return [min(len(phrases.hits(norm)), 3) / 3 for phrases in self.lists]
-
-
 def _shape(raw: str, norm: str) -> list[float]:
     words = len(norm.split())
     out = [1.0 if pattern.search(raw) else 0.0 for _, pattern in _SIGNALS]
     out += [float(words <= 3), float(words <= 8), float(words <= 20), float(words > 60)]
     return out
+
+
+#: One message as the rules already read it: its normalized text and every vocabulary list's hits.
+Prepared = tuple[str, Mapping[str, Sequence[str]]]
 
 
 class Featurizer:
@@ -197,56 +178,106 @@ class Featurizer:
     def __init__(self, vocabulary: Vocabulary, hp: HyperParameters) -> None:
         self.vocabulary = vocabulary
         self.hp = hp
-        self._lists = _RuleLists.of(vocabulary)
+        self._list_names = sorted(vocabulary.phrase_lists())
         self._word = TfidfVectorizer(analyzer="word", ngram_range=hp.word_ngrams, sublinear_tf=True,
                                      token_pattern=r"(?u)\b\w+\b|\?", dtype=np.float64)
         self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=hp.char_ngrams, sublinear_tf=True,
                                      min_df=hp.char_min_df, dtype=np.float64)
+        self._fast: tuple[FastTfidf, FastTfidf] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fast"] = None  # rebuilt on first use; its word cache is not worth pickling
+        return state
 
     def norm(self, text: str) -> str:
         return respell(normalize(text), self.vocabulary.spelling)
 
-    def _dense(self, raws: Sequence[str], norms: Sequence[str]) -> sp.csr_matrix:
-        rules = np.array([self._lists.counts(n) for n in norms], dtype=np.float64) * self.hp.rule_weight
-        shape = np.array([_shape(r, n) for r, n in zip(raws, norms, strict=True)], dtype=np.float64)
+    def prepare(self, raws: Sequence[str]) -> list[Prepared]:
+        index = self.vocabulary.index()
+        out: list[Prepared] = []
+        for raw in raws:
+            norm = self.norm(raw)
+            out.append((norm, index.match(norm)))
+        return out
+
+    def _dense(self, raws: Sequence[str], prepared: Sequence[Prepared]) -> sp.csr_matrix:
+        names = self._list_names
+        rules = np.array([[min(len(hits.get(k, ())), 3) / 3 for k in names] for _, hits in prepared],
+                         dtype=np.float64).reshape(len(prepared), len(names)) * self.hp.rule_weight
+        shape = np.array([_shape(r, n) for r, (n, _) in zip(raws, prepared, strict=True)],
+                         dtype=np.float64).reshape(len(prepared), -1)
         return sp.csr_matrix(np.hstack([rules, shape * self.hp.signal_weight]))
 
     def fit_transform(self, raws: Sequence[str]) -> sp.csr_matrix:
-        norms = [self.norm(r) for r in raws]
+        prepared = self.prepare(raws)
+        norms = [n for n, _ in prepared]
         return sp.hstack([self._word.fit_transform(norms), self._char.fit_transform(norms),
-                          self._dense(raws, norms)], format="csr")
+                          self._dense(raws, prepared)], format="csr")
 
-    def transform(self, raws: Sequence[str]) -> sp.csr_matrix:
-        norms = [self.norm(r) for r in raws]
-        return sp.hstack([_tfidf(self._word, norms), _tfidf(self._char, norms),
-                          self._dense(raws, norms)], format="csr")
+    def transform(self, raws: Sequence[str], prepared: Sequence[Prepared] | None = None) -> sp.csr_matrix:
+        """`prepared`: what the rules already computed for these texts (saves matching them again)."""
+        prepared = list(prepared) if prepared is not None else self.prepare(raws)
+        if self._fast is None:
+            self._fast = (FastTfidf(self._word), FastTfidf(self._char))
+        norms = [n for n, _ in prepared]
+        word, char = self._fast
+        return sp.hstack([word.transform(norms), char.transform(norms), self._dense(raws, prepared)], format="csr")
 
 
-def _tfidf(vectorizer: TfidfVectorizer, docs: Sequence[str]) -> sp.csr_matrix:
-    """`vectorizer.transform(docs)` for a fitted TfidfVectorizer (sublinear tf, idf, l2 norm), computed
-    directly from its analyzer, vocabulary and idf. Same numbers (tests/triage check it); why not call
-    sklearn: for the one message the service classifies at a time, sklearn's per-call input validation
-    cost more than the work itself (about a third of a classification, in a profile of the pipeline)."""
-    analyze = vectorizer.build_analyzer()
-    vocabulary: dict[str, int] = vectorizer.vocabulary_
-    idf: np.ndarray[Any, np.dtype[np.float64]] = vectorizer.idf_
-    indptr, indices, values = [0], [], []
-    for doc in docs:
-        counts: dict[int, int] = {}
-        for token in analyze(doc):
-            j = vocabulary.get(token)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        js = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((counts[j] for j in js), dtype=np.float64, count=len(js))
-        row = (np.log(tf) + 1.0) * idf[js]
-        norm = float(np.sqrt(row @ row))
-        indices.append(js)
-        values.append(row / norm if norm > 0 else row)
-        indptr.append(indptr[-1] + len(js))
-    return sp.csr_matrix(
-        (np.concatenate(values) if values else np.zeros(0), np.concatenate(indices) if indices else np.zeros(0, int),
-         np.array(indptr)), shape=(len(docs), len(vocabulary)))
+class FastTfidf:
+    """`vectorizer.transform(docs)` of a fitted TfidfVectorizer (sublinear tf, idf, l2 norm), computed
+    from its analyzer, vocabulary and idf, with the same numbers (tests/triage check it).
+
+    Why not sklearn's own transform: for the one message the service classifies at a time, its per-call
+    input validation cost more than the work itself; and for `char_wb` n-grams, which never cross a word,
+    each distinct word's n-gram columns are computed once and remembered, so a batch of thousands of
+    messages (a year re-classified for a what-if) pays the n-gram analysis once per vocabulary word
+    instead of once per occurrence.
+    """
+
+    MAX_CACHED_WORDS = 200_000
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf: np.ndarray[Any, np.dtype[np.float64]] = vectorizer.idf_
+        self.analyze = vectorizer.build_analyzer()
+        self.per_word = vectorizer.analyzer == "char_wb"
+        self._words: dict[str, list[int]] = {}
+
+    def _columns(self, doc: str) -> list[int]:
+        if not self.per_word:
+            vocabulary = self.vocabulary
+            return [j for j in (vocabulary.get(t) for t in self.analyze(doc)) if j is not None]
+        cols: list[int] = []
+        cache = self._words
+        for word in doc.split():
+            found = cache.get(word)
+            if found is None:
+                vocabulary = self.vocabulary
+                found = [j for j in (vocabulary.get(t) for t in self.analyze(word)) if j is not None]
+                if len(cache) >= self.MAX_CACHED_WORDS:
+                    cache.clear()
+                cache[word] = found
+            cols.extend(found)
+        return cols
+
+    def transform(self, docs: Sequence[str]) -> sp.csr_matrix:
+        width = len(self.vocabulary)
+        flat: list[int] = []  # row * width + column, one entry per occurrence
+        for row, doc in enumerate(docs):
+            base = row * width
+            flat.extend([base + j for j in self._columns(doc)])
+        # count occurrences per (row, column) at once; unique keys come back sorted by row, then column
+        keys, counts = np.unique(np.array(flat, dtype=np.int64), return_counts=True)
+        rows, cols = np.divmod(keys, width)
+        bounds = np.searchsorted(rows, np.arange(len(docs) + 1))
+        values = (np.log(counts.astype(np.float64)) + 1.0) * self.idf[cols]
+        lengths = np.diff(bounds)
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(docs)))  # l2 of every row
+        norms[norms == 0] = 1.0
+        values = values / np.repeat(norms, lengths)
+        return sp.csr_matrix((values, cols, bounds), shape=(len(docs), len(self.vocabulary)))
 
 
 # -- the model -------------------------------------------------------------------------------------------------
@@ -287,7 +318,10 @@ class LinearScorer:
                    np.asarray(calibration.intercept_, dtype=np.float64))
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray[Any, np.dtype[np.float64]]:
-        decision = np.asarray(x @ self.weights.T) + self.bias
+        return self.calibrated(np.asarray(x @ self.weights.T) + self.bias)
+
+    def calibrated(self, decision: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Probabilities from the SVM's decision values (one row per message)."""
         z = decision @ self.cal_weights.T + self.cal_bias
         if z.shape[1] == 1:  # two classes: the logistic layer gives P(classes[1])
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
@@ -352,10 +386,33 @@ class TriageModel:
                 model.binary[name] = LinearScorer.fit(x, ["yes" if f else "no" for f in flags], hp.c_binary, folds)
         return model
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        x = self.featurizer.transform(texts)
-        probs = {name: (scorer.classes, scorer.proba(x)) for name, scorer in self.fields.items()}
-        flags = {name: scorer.proba(x)[:, scorer.classes.index("yes")] for name, scorer in self.binary.items()}
+    def _stacked(self) -> tuple[np.ndarray[Any, np.dtype[np.float64]], list[tuple[str, LinearScorer, slice]]]:
+        """Every scorer's weights side by side: one sparse product scores all fields of a batch."""
+        found = self.__dict__.get("_stack")
+        if found is None:
+            parts, at = [], 0
+            scorers = [*self.fields.items(), *self.binary.items()]
+            for name, scorer in scorers:
+                k = scorer.weights.shape[0]
+                parts.append((name, scorer, slice(at, at + k)))
+                at += k
+            weights = np.ascontiguousarray(np.vstack([s.weights for _, s in scorers]).T)
+            found = self.__dict__["_stack"] = (weights, parts)
+        return found
+
+    def predict(self, texts: Sequence[str], prepared: Sequence[Prepared] | None = None) -> list[Prediction]:
+        """Probabilities for a batch of texts; `prepared` is what the rules already found in them."""
+        x = self.featurizer.transform(texts, prepared)
+        weights, parts = self._stacked()
+        decision = np.asarray(x @ weights)
+        probs: dict[str, tuple[list[str], np.ndarray[Any, np.dtype[np.float64]]]] = {}
+        flags: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+        for name, scorer, columns in parts:
+            p = scorer.calibrated(decision[:, columns] + scorer.bias)
+            if name in self.fields:
+                probs[name] = (scorer.classes, p)
+            else:
+                flags[name] = p[:, scorer.classes.index("yes")]
         out: list[Prediction] = []
         for i in range(len(texts)):
             per = {name: {str(c): float(p) for c, p in zip(classes, matrix[i], strict=True)}
@@ -375,7 +432,7 @@ def model_version(rows: Iterable[Labeled], vocabulary: Vocabulary, hp: HyperPara
         h.update(json.dumps(asdict(r), ensure_ascii=False, sort_keys=True).encode())
     h.update(repr(sorted(asdict(hp).items())).encode())
     h.update(vocabulary.model_dump_json().encode())
-    h.update(f"{MODEL_NAME} sklearn {sklearn.__version__}".encode())
+    h.update(f"{MODEL_NAME} features {FEATURES} sklearn {sklearn.__version__}".encode())
     return h.hexdigest()[:12]
 
 
@@ -384,24 +441,26 @@ _LOCK = threading.Lock()
 
 
 def trained_model(vocabulary: Vocabulary, corpus: Path = TRAIN, hp: HyperParameters | None = None,
-                  cache_dir: Path | None = None) -> TriageModel:
-    """The model for this vocabulary, trained from `corpus` once per process.
+                  cache_dir: Path | None = None, extra: Path | None = None) -> TriageModel:
+    """The model for this vocabulary, trained from `corpus` (plus `extra`, the agents' accepted
+    corrections, when that file exists) once per process.
 
     With `cache_dir`, a model trained once is kept on disk and loaded by the next process that needs
     the same one (same corpus bytes, vocabulary, hyper-parameters and scikit-learn): a triage replica
     that replaces a dead one then serves in about two seconds instead of retraining for four or more.
     The cache lives in the service's own data folder, which only guardia writes (pickles run code)."""
     hp = hp or HyperParameters()
-    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    sources = [corpus, *([extra] if extra is not None and extra.exists() else [])]
+    digest = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in sources)).hexdigest()
     key = hashlib.sha256(
-        f"{digest}|{hp}|{vocabulary.model_dump_json()}|{MODEL_NAME}|{sklearn.__version__}".encode()
+        f"{digest}|{hp}|{vocabulary.model_dump_json()}|{MODEL_NAME}|{FEATURES}|{sklearn.__version__}".encode()
     ).hexdigest()[:24]
     with _LOCK:
         model = _TRAINED.get(key)
         if model is None and cache_dir is not None:
             model = _load(cache_dir / f"{key}.pkl")
         if model is None:
-            model = TriageModel.train(load_corpus(corpus), vocabulary, hp)
+            model = TriageModel.train([row for p in sources for row in load_corpus(p)], vocabulary, hp)
         if cache_dir is not None and not (cache_dir / f"{key}.pkl").exists():
             _store(cache_dir / f"{key}.pkl", model)
         _TRAINED[key] = model

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.schemas import Area, Category, TicketType
 
+from .normalize import PhraseIndex
+
 BASE_VOCABULARY = Path(__file__).with_name("vocabulary_es.yaml")
 
 
@@ -32,6 +34,28 @@ class Vocabulary(BaseModel):
     areas: dict[Area, tuple[str, ...]] = Field(default_factory=dict)
     categories: dict[Category, tuple[str, ...]] = Field(default_factory=dict)
     abusive: tuple[str, ...] = ()
+
+    def phrase_lists(self) -> dict[str, tuple[str, ...]]:
+        """Every phrase list by name (`type:bug`, `priority:urgente`, `area:acceso`...): what the hard
+        rules read and what the model's rule features count."""
+        lists: dict[str, tuple[str, ...]] = {
+            "not_a_request": self.not_a_request, "automated": self.automated, "abusive": self.abusive}
+        lists.update({f"type:{t.value}": p for t, p in self.types.items()})
+        lists.update({f"priority:{k}": p for k, p in self.priority.items()})
+        lists.update({f"area:{a.value}": p for a, p in self.areas.items()})
+        lists.update({f"category:{c.value}": p for c, p in self.categories.items()})
+        return lists
+
+    def index(self) -> PhraseIndex:
+        """The compiled index of `phrase_lists`, built once per process and vocabulary."""
+        key = self.model_dump_json()
+        found = _INDEXES.get(key)
+        if found is None:
+            found = _INDEXES[key] = PhraseIndex(self.phrase_lists())
+        return found
+
+
+_INDEXES: dict[str, PhraseIndex] = {}
 
 
 class TriagePolicy(BaseModel):

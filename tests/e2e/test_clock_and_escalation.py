@@ -50,7 +50,8 @@ async def test_timer_that_came_due_while_sla_watch_was_down_fires_once_on_its_re
 ) -> None:
     async with running(("intake", "triage", "sla_watch", "escalation", "notify"), settings) as state:
         async with httpx.AsyncClient(base_url=state.base_url) as http:
-            body = contact("El reporte de ventas no carga", pid="down-1", minutes_ago=_almost_due(3.0))
+            body = contact("El reporte de ventas muestra los totales mal calculados", pid="down-1",
+                           minutes_ago=_almost_due(3.0))
             ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
         await eventually(lambda: _has(js, ticket, "sla.started"), what="the clock to start")
         await state.services["sla_watch"].stop()

@@ -97,8 +97,8 @@ async def test_breaches_fire_exactly_once_after_sla_watch_is_killed_and_nats_res
     try:
         async with running(SERVICES, settings) as state, httpx.AsyncClient(base_url=state.base_url) as http:
             for i, seconds in enumerate((3, 5, 7)):
-                body = contact(f"El informe {i} no carga", pid=f"restart-{i}", email=f"c{i}@x.co",
-                               minutes_ago=24 * 60 - seconds / 60)
+                body = contact(f"El informe {i} muestra los totales mal calculados", pid=f"restart-{i}",
+                               email=f"c{i}@x.co", minutes_ago=24 * 60 - seconds / 60)
                 tickets.append((await http.post("/v1/contacts", json=body)).json()["ticket_id"])
             nc = await nats.connect(server.url)
             js = nc.jetstream()

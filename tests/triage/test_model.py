@@ -1,22 +1,27 @@
-"""The statistical model: deterministic training, and held-out accuracy that must not regress.
+"""The statistical model: deterministic training, and accuracy that must not regress.
 
-The floors are the held-out accuracies measured when the model was introduced (type 88.5 %,
-priority 90.8 %, area 89.2 %; `guardia classify --evaluate services/triage/corpus/heldout.jsonl`)
-minus 3 points. The held-out split is only read here and by that command, never by training.
+Two sets are only read here, by `guardia classify --evaluate` and by `guardia triage retrain`, never by
+training: the held-out split (written by the corpus's own annotators; floors = the accuracies measured
+on 2026-12-02 minus 3 points) and the independent set (written by an annotator who never saw the
+training data nor the classifier, labeled again blind by a second one; floor = the 90 % per field that
+issue 13 asks of messages the model was never tuned on).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from numpy import vstack as np_stack
+
 from services.triage import model as model_module
-from services.triage.evaluate import evaluate_rows
-from services.triage.model import HELDOUT, TRAIN, TriageModel, _tfidf, load_corpus, trained_model
+from services.triage.evaluate import agreement, evaluate_rows
+from services.triage.model import HELDOUT, INDEPENDENT, TRAIN, FastTfidf, TriageModel, load_corpus, trained_model
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 
-MEASURED = {"type": 0.930, "priority": 0.955, "area": 0.948}
+MEASURED = {"type": 0.933, "priority": 0.955, "area": 0.930}
 FLOOR = {field: value - 0.03 for field, value in MEASURED.items()}
+INDEPENDENT_FLOOR = {"type": 0.90, "priority": 0.90, "area": 0.90}
 
 
 def test_heldout_accuracy_does_not_regress(classifier: Classifier) -> None:
@@ -31,8 +36,42 @@ def test_heldout_accuracy_does_not_regress(classifier: Classifier) -> None:
 def test_the_heldout_split_is_not_in_training() -> None:
     train = {r.id for r in load_corpus(TRAIN)}
     heldout = {r.id for r in load_corpus(HELDOUT)}
-    assert len(train) == 1285
+    assert len(train) == 1705
     assert not train & heldout
+
+
+def test_messages_never_tuned_on_are_classified_at_least_90_percent_right(classifier: Classifier) -> None:
+    report = evaluate_rows(lambda text: classifier.classify("", text), load_corpus(INDEPENDENT),
+                           classifier.review_below)
+    assert report.n == 260
+    measured = {field: report.accuracy(field) for field in INDEPENDENT_FLOOR}
+    assert all(measured[f] >= INDEPENDENT_FLOOR[f] for f in INDEPENDENT_FLOOR), measured
+    assert report.abusive_tp / max(1, report.abusive_tp + report.abusive_fn) >= 0.8  # recall of put-downs
+
+
+def _shingles(text: str) -> set[str]:
+    t = " ".join(text.lower().split())
+    return {t[i:i + 5] for i in range(max(1, len(t) - 4))}
+
+
+def test_the_independent_set_shares_no_message_with_training() -> None:
+    train = load_corpus(TRAIN)
+    independent = load_corpus(INDEPENDENT)
+    assert not {r.id for r in train} & {r.id for r in independent}
+    train_sets = [_shingles(r.text) for r in train]
+    # one-liners ("ok", "buenos días 🌞") are the same everywhere; anything longer was written apart (the
+    # closest, 0.79, is one generic question two writers phrased alike: "¿puedo entrar desde dos computadoras...")
+    longer = [a for r in independent if len(r.text.split()) > 5 and (a := _shingles(r.text))]
+    closest = max(len(a & b) / len(a | b) for a in longer for b in train_sets)
+    assert closest < 0.8, closest
+
+
+def test_the_independent_set_was_labeled_twice_blind() -> None:
+    first = load_corpus(INDEPENDENT)
+    second = load_corpus(INDEPENDENT.with_name("independent_second.jsonl"))
+    assert [r.id for r in first] == [r.id for r in second]
+    agreed = agreement(first, second)
+    assert all(same / n >= 0.85 for same, n in agreed.values()), agreed  # what README reports as the ceiling
 
 
 def test_training_is_deterministic(classifier: Classifier) -> None:
@@ -58,12 +97,22 @@ def test_the_version_changes_with_the_training_data() -> None:
 
 def test_the_fast_tfidf_gives_sklearns_numbers(classifier: Classifier) -> None:
     featurizer = classifier.model.featurizer
-    norms = [featurizer.norm(r.text) for r in load_corpus(HELDOUT)] + ["", "?"]
+    norms = [featurizer.norm(r.text) for r in load_corpus(HELDOUT)] + ["", "?", "xyzzy qwv"]
+    norms.insert(3, "")  # an empty row inside a batch too
     for vectorizer in (featurizer._word, featurizer._char):
-        ours = _tfidf(vectorizer, norms).toarray()
+        fast = FastTfidf(vectorizer)
         theirs = vectorizer.transform(norms).toarray()
-        assert ours.shape == theirs.shape
-        assert abs(ours - theirs).max() < 1e-12
+        for _ in range(2):  # the second pass reads the per-word cache
+            ours = fast.transform(norms).toarray()
+            assert ours.shape == theirs.shape
+            assert abs(ours - theirs).max() < 1e-12
+        one_by_one = [fast.transform([n]).toarray()[0] for n in norms[:20]]
+        assert abs(np_stack(one_by_one) - theirs[:20]).max() < 1e-12
+
+
+def test_a_batch_is_classified_as_each_message_alone(classifier: Classifier) -> None:
+    texts = [r.text for r in load_corpus(HELDOUT)[:120]]
+    assert classifier.classify_many([("", t) for t in texts]) == [classifier.classify("", t) for t in texts]
 
 
 def test_a_model_cached_on_disk_is_the_model_trained(tmp_path: Path) -> None:

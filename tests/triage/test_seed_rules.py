@@ -215,3 +215,68 @@ def test_a_tenant_phrase_acts_as_a_hard_rule_at_once() -> None:
     vocabulary = TriagePolicy(vocabulary={"priority": {"urgente": ["no podemos despachar"]}}).merged_vocabulary()
     d = Classifier(vocabulary).classify("", "No podemos despachar los pedidos, el sistema no funciona")
     assert d.priority is Priority.urgente
+
+
+# -- 003 areas: acceso is getting in and keeping a place to work from enabled ---------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "buenas, ya pagamos la factura vencida del mes pasado, nos pueden reactivar la base? nadie puede entrar",
+    "la app del celular no sincroniza los pedidos de los vendedores desde el lunes",
+    "abrimos una sucursal nueva la semana que viene, necesitamos que activen una terminal nueva para esa tienda",
+    "a la contadora le sale usuario bloqueado, los demás entramos normal",
+    "el POS de la caja 1 se queda en 'iniciando sesión' y no pasa de ahí",
+])
+def test_getting_in_or_enabling_a_place_to_work_is_acceso(classifier: Classifier, text: str) -> None:
+    assert classifier.classify("", text).area is Area.acceso
+
+
+@pytest.mark.parametrize(("text", "area"), [
+    ("la impresora no imprime las facturas del punto de venta, sale la hoja en blanco", Area.otro),
+    ("cómo descargo los XML de las facturas de proveedores para la DIOT?", Area.contabilidad),
+])
+def test_a_word_is_not_an_area(classifier: Classifier, text: str, area: Area) -> None:
+    assert classifier.classify("", text).area is area
+
+
+# -- 001 §3.2 impact: part of the work stopped is media, whatever the words ----------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "de 40 facturas que timbramos hoy, 2 salieron rechazadas por el código postal, las demás bien",
+    "el punto de venta de la sucursal centro no abre en esa caja, las otras dos sí funcionan",
+    "el reporte de ventas me suma mal el IVA, lo estoy calculando a mano en excel mientras tanto",
+])
+def test_part_of_the_work_hit_with_the_rest_going_on_is_media(classifier: Classifier, text: str) -> None:
+    d = classifier.classify("", text)
+    assert d.priority is Priority.media
+    assert d.ticket_type is not None
+
+
+def test_the_whole_point_of_sale_stopped_is_still_urgente(classifier: Classifier) -> None:
+    assert classifier.classify("", "el punto de venta no abre en ninguna caja, no podemos vender").priority \
+        is Priority.urgente
+
+
+# -- 003 abusive: denigrating people, not swearing at an error -----------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "me tiene hasta la madre este error, otra vez no deja timbrar la nómina",
+    "pinche sistema, otra vez se trabó el cierre de caja",
+    "qué porquería, se volvió a caer el timbrado justo hoy que es quincena",
+])
+def test_swearing_at_an_error_is_not_abusive(classifier: Classifier, text: str) -> None:
+    d = classifier.classify("", text)
+    assert not d.abusive
+    assert d.ticket_type is not None  # the request in it is still handled
+
+
+@pytest.mark.parametrize("text", [
+    "usted claramente no sabe hacer su trabajo, es la tercera vez que le explico lo mismo",
+    "¿en serio les pagan por esto? pongan a alguien que sí sepa, el inventario sigue sin cuadrar",
+])
+def test_a_polite_sounding_put_down_of_a_person_is_abusive(classifier: Classifier, text: str) -> None:
+    d = classifier.classify("", text)
+    assert d.abusive
+    assert any(r.rule == "003 lenguaje abusivo" for r in d.reasons)

@@ -52,6 +52,22 @@ def test_bug_is_escalated_to_nivel_3_at_once() -> None:
     assert escalations[0].rule == "001 §3.5 bug: nivel_1 -> nivel_3"
 
 
+def test_an_unsure_classification_goes_to_nivel_1_to_be_confirmed_first() -> None:
+    unsure = classified(TicketType.anomalia).model_copy(update={"needs_review": True, "confidence": 0.41})
+    route, assigned, escalations = route_for(POLICY, unsure)
+    assert assigned.level == "nivel_1" and "confianza baja (0.41)" in assigned.reason
+    assert escalations == []
+    assert step_up(route, "sla_breached", POLICY).to_level == "nivel_3"  # then the anomalía matrix
+    bug = classified(TicketType.bug).model_copy(update={"needs_review": True, "confidence": 0.5})
+    assert route_for(POLICY, bug)[2] == []  # not sent to development before nivel 1 confirms it is a bug
+
+
+def test_an_unsure_urgent_ticket_is_still_assigned_at_once() -> None:
+    unsure = classified(TicketType.problema, Priority.urgente).model_copy(update={"needs_review": True})
+    _, assigned, _ = route_for(POLICY, unsure)
+    assert assigned.alert_emergency and "urgente" in assigned.reason
+
+
 def test_no_other_type_is_escalated_at_once() -> None:
     for ticket_type in (TicketType.problema, TicketType.pregunta, TicketType.anomalia, TicketType.solicitud,
                         TicketType.usabilidad):

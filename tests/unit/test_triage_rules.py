@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.triage.normalize import normalize, phrase_list
+from services.triage.normalize import PhraseIndex, normalize
 from services.triage.policy import TriagePolicy
 from services.triage.rules import Classifier
 from shared.schemas import Area, Category, Priority, TicketType
@@ -16,16 +16,13 @@ def classify(text: str, subject: str = ""):
     return CLASSIFIER.classify(subject, text)
 
 
-def test_a_phrase_list_is_compiled_once_and_answers_each_text_afresh() -> None:
-    phrases = ("no puedo timbrar", "factura")
-    shared = phrase_list(phrases)
-    assert phrase_list(phrases) is shared  # the rules and the model's features use the same one
-    first = shared.hits(normalize("No puedo timbrar las facturas"))
-    assert first == ["no puedo timbrar", "factura"]
-    first.clear()  # a caller's copy: the remembered answer is not touched
-    assert shared.hits(normalize("No puedo timbrar las facturas")) == ["no puedo timbrar", "factura"]
-    assert shared.hits(normalize("¿Cómo cambio el logo?")) == []
-    assert shared.hits(normalize("otra factura")) == ["factura"]
+def test_one_pass_finds_every_lists_phrases_in_their_order() -> None:
+    index = PhraseIndex({"edocs": ("no puedo timbrar", "factura"), "area": ("factura", "rechaz"), "none": ("logo",)})
+    found = index.match(normalize("No puedo timbrar las facturas, el SAT las RECHAZÓ"))
+    assert found == {"edocs": ["no puedo timbrar", "factura"], "area": ["factura", "rechaz"]}
+    assert index.match(normalize("¿Cómo cambio el logo?")) == {"none": ["logo"]}
+    assert index.match(normalize("facturas y mas facturas")) == {"edocs": ["factura"], "area": ["factura"]}
+    assert index.match(normalize("otra factura"))["edocs"] == ["factura"]
 
 
 def test_normalize_folds_case_accents_and_punctuation() -> None:
@@ -200,4 +197,6 @@ def test_a_tenant_phrase_extends_the_base_vocabulary() -> None:
 def test_every_decision_cites_the_rule_that_typed_it() -> None:
     d = classify("No puedo timbrar el CFDI, me sale rechazado")
     assert d.reasons[0].rule == "001 §3.2 tipo problema"
-    assert d.classifier == "keywords-001/1"
+    assert d.classifier == f"keywords-001/1+{CLASSIFIER.model.label}"  # the model version on every decision
+    assert d.classifier.startswith("keywords-001/1+tfidf-svm/")
+    assert classify("muchas gracias").classifier == d.classifier  # a rule-only decision too
