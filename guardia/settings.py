@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     sendgrid_token: str | None = None
     webform_secret: str | None = None
     public_base_url: str = Field(default="", description="How providers reach the gateway (Twilio signs it).")
+    # Delivery accounts of the default tenant (services/notify/transports): a channel left unset writes to
+    # the outbox file instead, so the embedded demo needs no account anywhere.
+    whatsapp_access_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v24.0"
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    twilio_account_sid: str | None = None
+    twilio_from: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    smtp_url: str | None = Field(default=None, description="smtp://user:pass@host:port?starttls=true, or smtps://")
+    mail_from: str | None = Field(default=None, description="From: of every mail guardia sends.")
+    staff_webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook for staff.")
     webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 

@@ -587,8 +587,10 @@ class ServiceRuntime:
                                  error=f"{type(exc).__name__}: {exc}")
                 # With one message in flight per partition, the retry holds its partition: nothing
                 # newer of these tickets overtakes it (head-of-line blocking is the price of order).
+                # an exception may say how long its cause asked us to wait (a provider's Retry-After)
+                delay = max(backoff_seconds(deliveries), float(getattr(exc, "retry_after", None) or 0.0))
                 with contextlib.suppress(Exception):
-                    await msg.nak(delay=backoff_seconds(deliveries))
+                    await msg.nak(delay=delay)
             return
         finally:
             beat.cancel()

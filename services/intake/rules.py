@@ -150,7 +150,8 @@ def opened_event(contact: Event, ticket_id: UUID, number: str, standing: Standin
     assert isinstance(c, ContactReceived)
     payload = TicketOpened(
         ticket_number=number, channel=c.channel, customer=c.customer, subject=c.subject, text=c.body_text,
-        contact_id=c.contact_id, standing=standing,
+        contact_id=c.contact_id, standing=standing, provider_message_id=c.provider_message_id,
+        thread_key=c.thread_key,
     )
     return contact.derive(payload, producer=PRODUCER, ticket_id=ticket_id)
 

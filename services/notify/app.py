@@ -6,14 +6,17 @@ Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.
                (consumers notify-pNN: one per partition, one message in flight each)
 Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent · ev.<t>.<p>.notification.failed
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
-               on_requested (delivery)
+               on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
-               sent; the outbox file (outbox.py) when no real transport is configured
+               requested | sending (attempt recorded before the provider call) | sent | retrying | failed;
+               the outbox file (outbox.py) for every channel with no account configured
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from guardia.bus.runtime import Context, ServiceRuntime
 from guardia.bus.state import kv_key, read
@@ -31,15 +34,32 @@ from shared.schemas import (
     TicketOpened,
 )
 
+from .delivery import needs_template, outgoing, transports_from
 from .outbox import Outbox
 from .rules import NotifyRules, TicketView
+from .transports.base import Outcome, Reason, Transport
 
 PRODUCER = "notify"
 
 
-def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) -> ServiceRuntime:
+class DeliveryDeferred(Exception):
+    """A transient failure (rate limit, provider down): the runtime redelivers after `retry_after` (or its
+    backoff, whichever is longer) and dead-letters at the delivery limit."""
+
+    def __init__(self, detail: str, retry_after: float | None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
+          transports: Mapping[str, Transport] | None = None) -> ServiceRuntime:
     rt = ServiceRuntime(PRODUCER, settings, buckets=("notify_tickets", "notify_deliveries"))
-    transport = outbox or Outbox(settings.outbox_path)
+    outbox = outbox or Outbox(settings.outbox_path)
+    transports = dict(transports or transports_from(settings))
     rules = {
         t: NotifyRules(policies[t].notify, policies[t].calendar.timezone) for t in policies.tenants()
     }
@@ -75,7 +95,9 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
         assert isinstance(o, TicketOpened)
         view, rev = await view_of(ctx, event)
         view = view.model_copy(update={"number": o.ticket_number, "channel": o.channel.value,
-                                       "customer": o.customer.model_dump(mode="json"), "subject": o.subject})
+                                       "customer": o.customer.model_dump(mode="json"), "subject": o.subject,
+                                       "reply_to": o.provider_message_id, "thread_key": o.thread_key,
+                                       "last_inbound_at": event.occurred_at.isoformat()})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
         return []
 
@@ -135,27 +157,71 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None) 
 
     @rt.handles("notification.requested")
     async def on_requested(event: Event, ctx: Context) -> list[Event]:
-        """Deliver once: the delivery record (and the outbox's own) make a redelivery a no-op."""
+        """Deliver once. With a real transport: the attempt is recorded *before* the provider is called
+        and completed after, so a redelivery never calls the provider again for a message it accepted,
+        except in the one window nobody can close (accepted, then a crash before the record): that re-send
+        is marked `uncertain` (README: what is promised)."""
         n = event.payload
         assert isinstance(n, NotificationRequested)
         deliveries = ctx.kv("notify_deliveries")
         key = kv_key("n", n.notification_id)
         entry = await read(deliveries, key)
-        if entry.value is not None and entry.value.get("state") == "sent":
-            return []
-        attempt = int((entry.value or {}).get("attempt", 0)) + 1
+        record = dict(entry.value or {})
+        if record.get("state") in ("sent", "failed"):
+            return []  # done, or given up for good: a redelivery changes nothing
+        attempt = int(record.get("attempt", 0)) + 1
+        ticket = str(event.ticket_id) if event.ticket_id else None
+        transport = transports.get(n.channel)
+        if transport is None:
+            return await to_outbox(event, ctx, n, key, entry.revision, attempt, ticket)
+        message = outgoing(n, policies[event.tenant].notify)
+        revision = entry.revision
+        if needs_template(n, message):
+            outcome = Outcome.failed(transport.name, Reason.outside_window,
+                                     f"no approved WhatsApp template for {n.kind!r} and the 24 h window is closed")
+        else:
+            uncertain = record.get("state") == "sending"  # the last attempt may have reached the provider
+            attempt_record = _json({"state": "sending", "attempt": attempt, "transport": transport.name})
+            revision = (await deliveries.create(key, attempt_record) if revision is None
+                        else await deliveries.update(key, attempt_record, last=revision))
+            outcome = await transport.send(message)
+            if outcome.accepted:
+                ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt, "transport": transport.name,
+                                                 "provider_id": outcome.provider_id}, revision)
+                return [event.derive(NotificationSent(
+                    notification_id=n.notification_id, transport=transport.name, to=n.to,
+                    provider_id=outcome.provider_id, attempt=attempt, uncertain=uncertain), producer=PRODUCER)]
+        will_retry = outcome.retry and attempt < settings.max_deliver
+        failed = NotificationFailed(notification_id=n.notification_id, transport=outcome.transport,
+                                    error=outcome.detail, attempt=attempt, will_retry=will_retry,
+                                    reason_code=outcome.reason.value if outcome.reason else None)
+        state = "retrying" if will_retry else "failed"
+        ctx.staged.put(deliveries, key, {"state": state, "attempt": attempt, "transport": outcome.transport,
+                                         "reason": failed.reason_code}, revision)
+        out = [event.derive(failed, producer=PRODUCER, key=attempt)]
+        if not will_retry:
+            return out
+        await rt.publish(out)
+        await ctx.staged.commit()
+        raise DeliveryDeferred(outcome.detail, outcome.retry_after)
+
+    async def to_outbox(event: Event, ctx: Context, n: NotificationRequested, key: str, revision: int | None,
+                        attempt: int, ticket: str | None) -> list[Event]:
+        """No account for this channel: the outbox file, its own idempotency record (outbox.py)."""
+        deliveries = ctx.kv("notify_deliveries")
         try:
-            transport.deliver(event.tenant, str(event.ticket_id) if event.ticket_id else None, n)
+            outbox.deliver(event.tenant, ticket, n)
         except OSError as exc:
-            ctx.staged.put(deliveries, key, {"state": "failed", "attempt": attempt}, entry.revision)
-            failed = NotificationFailed(notification_id=n.notification_id, transport=transport.name,
-                                        error=str(exc), attempt=attempt, will_retry=attempt < settings.max_deliver)
+            ctx.staged.put(deliveries, key, {"state": "retrying", "attempt": attempt}, revision)
+            failed = NotificationFailed(notification_id=n.notification_id, transport=outbox.name, error=str(exc),
+                                        attempt=attempt, will_retry=attempt < settings.max_deliver,
+                                        reason_code=Reason.provider_unavailable.value)
             await rt.publish([event.derive(failed, producer=PRODUCER, key=attempt)])
             await ctx.staged.commit()
             raise  # retried with backoff by the runtime, dead-lettered at the limit
-        ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt}, entry.revision)
-        sent = NotificationSent(notification_id=n.notification_id, transport=transport.name, to=n.to)
-        return [event.derive(sent, producer=PRODUCER)]
+        ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt, "transport": outbox.name}, revision)
+        return [event.derive(NotificationSent(notification_id=n.notification_id, transport=outbox.name, to=n.to,
+                                              attempt=attempt), producer=PRODUCER)]
 
     return rt
 

@@ -46,6 +46,9 @@ class TicketView(BaseModel):
     level: str | None = None
     deadline: str | None = None
     acknowledged: bool = False
+    reply_to: str | None = None  # the opening message's id at the provider: what a reply quotes/threads under
+    thread_key: str | None = None  # e-mail: the root of the customer's thread
+    last_inbound_at: str | None = None  # the customer's last message: WhatsApp's 24 h window runs from it
 
 
 def customer_address(view: TicketView) -> tuple[str, str] | None:
@@ -54,6 +57,10 @@ def customer_address(view: TicketView) -> tuple[str, str] | None:
     ids = c.get("channel_ids") or {}
     if view.channel == "email" and c.get("email"):
         return "email", c["email"]
+    if view.channel == "whatsapp" and ids.get("whatsapp"):
+        # the wa_id exactly as the webhook gave it: Mexican and Argentine ids carry a mobile digit that
+        # the E.164 form drops, and a message to the E.164 form fails (notify-facts.md §1)
+        return "whatsapp", ids["whatsapp"]
     if view.channel in ("whatsapp", "sms", "phone") and c.get("phone"):
         return ("sms" if view.channel == "phone" else view.channel), c["phone"]
     if view.channel in ids:
@@ -94,8 +101,13 @@ class NotifyRules:
         if address is None:
             return []
         channel, to = address
+        threaded = channel == view.channel  # a reply quotes the customer's message only on its own channel
+        references = [view.thread_key] if threaded and view.thread_key and view.thread_key != view.reply_to else []
         return [NotificationRequested(notification_id=key, kind=kind, audience="customer", channel=channel, to=to,
-                                      subject=subject, body=render(template, **values), template=template)]
+                                      subject=subject, body=render(template, **values), template=template,
+                                      ticket_number=view.number, reply_to=view.reply_to if threaded else None,
+                                      references=[r for r in references if r.startswith("<")],
+                                      customer_wrote_at=view.last_inbound_at if channel == view.channel else None)]
 
     def _to_role(self, role: str, kind: str, key: str, template: str, subject: str,
                  values: dict[str, Any], audience: str = "agent") -> list[NotificationRequested]:
@@ -109,7 +121,8 @@ class NotifyRules:
             return []
         body = render(template, **values, role=person.name, recipient_name=person.name)
         return [NotificationRequested(notification_id=key, kind=kind, audience=audience,
-                                      channel=channel, to=to, subject=subject, body=body, template=template)]
+                                      channel=channel, to=to, subject=subject, body=body, template=template,
+                                      ticket_number=str(values.get("ticket_number", "")))]
 
     def acknowledgment(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         """Sent once per ticket, when its clock started (or it was exempted): it carries the deadline."""

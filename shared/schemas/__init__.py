@@ -20,7 +20,14 @@ from .base import (
 from .committee import CommitteeCandidate, CommitteeConvened
 from .contacts import Attachment, ContactReceived, ContactUpdated, Customer, Standing
 from .dead_letters import DeadLettered
-from .notifications import NotificationFailed, NotificationRequested, NotificationSent
+from .notifications import (
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationSent,
+    NotificationStatusReported,
+    NotificationUndeliverable,
+)
 from .sla import (
     FollowUpDue,
     FollowUpExhausted,
@@ -70,9 +77,12 @@ __all__ = [
     "FollowUpExhausted",
     "MessageAdded",
     "NoteAdded",
+    "NotificationDelivered",
     "NotificationFailed",
     "NotificationRequested",
     "NotificationSent",
+    "NotificationStatusReported",
+    "NotificationUndeliverable",
     "Payload",
     "Priority",
     "Reason",

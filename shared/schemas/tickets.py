@@ -28,6 +28,10 @@ class TicketOpened(Payload):
     text: str
     contact_id: str
     standing: Standing | None = Field(default=None, description="The directory's customer, when matched.")
+    provider_message_id: str | None = Field(
+        default=None, description="The opening message's id at the provider (wamid, Message-ID, chat:message): "
+                                  "what a reply quotes or threads under.")
+    thread_key: str | None = Field(default=None, description="E-mail: the root of the customer's thread.")
 
 
 @event

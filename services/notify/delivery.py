@@ -1,0 +1,68 @@
+"""From a requested notification to a provider call: which transport, text or template, and what to record.
+
+Pure apart from the transports themselves: the handler in app.py owns the delivery record and the retries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from guardia.settings import Settings
+from shared.schemas import NotificationRequested
+
+from .policy import NotifyPolicy
+from .transports.base import Outgoing, Transport
+from .transports.smtp import SmtpSettings, SmtpTransport
+from .transports.telegram import TelegramTransport
+from .transports.twilio import TwilioSmsTransport
+from .transports.webhook import StaffWebhookTransport
+from .transports.whatsapp import WhatsAppTransport
+
+#: WhatsApp's customer service window: free text only this long after the customer's last message.
+WINDOW = timedelta(hours=24)
+
+
+def transports_from(settings: Settings) -> dict[str, Transport]:
+    """The channels this installation has accounts for; every other channel goes to the outbox file."""
+    out: dict[str, Transport] = {}
+    if settings.whatsapp_access_token and settings.whatsapp_phone_number_id:
+        out["whatsapp"] = WhatsAppTransport(settings.whatsapp_access_token, settings.whatsapp_phone_number_id,
+                                            settings.whatsapp_api_base_url)
+    if settings.telegram_bot_token:
+        out["telegram"] = TelegramTransport(settings.telegram_bot_token, settings.telegram_api_base_url)
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+        out["sms"] = TwilioSmsTransport(settings.twilio_account_sid, settings.twilio_auth_token,
+                                        settings.twilio_from, settings.twilio_api_base_url)
+    if settings.smtp_url and settings.mail_from:
+        out["email"] = SmtpTransport(SmtpSettings.from_url(settings.smtp_url), settings.mail_from)
+    if settings.staff_webhook_url:
+        out["webhook"] = StaffWebhookTransport(settings.staff_webhook_url)
+    return out
+
+
+def in_window(n: NotificationRequested, now: datetime) -> bool:
+    """May WhatsApp free text go to this recipient now? Only within 24 h of their last message to us."""
+    return n.customer_wrote_at is not None and now - n.customer_wrote_at < WINDOW
+
+
+def outgoing(n: NotificationRequested, policy: NotifyPolicy, now: datetime | None = None) -> Outgoing:
+    """What the transport sends. WhatsApp outside the window: the kind's approved template, if the tenant
+    has one (without one the send fails as `outside_window`, and nothing pretends it was sent)."""
+    template = None
+    if n.channel == "whatsapp" and not in_window(n, now or datetime.now(UTC)):
+        approved = policy.whatsapp_templates.get(n.kind)
+        if approved is not None:
+            values = {"ticket_number": n.ticket_number, "subject": n.subject}
+            template = (approved.name, approved.language, tuple(values.get(p, "") for p in approved.parameters))
+    to = n.to.lstrip("+") if n.channel == "whatsapp" else n.to  # Cloud API ids are digits only
+    return Outgoing(
+        notification_id=n.notification_id, channel=n.channel, to=to, body=n.body, subject=n.subject,
+        kind=n.kind, ticket_number=n.ticket_number, reply_to=n.reply_to, references=tuple(n.references),
+        auto_submitted="auto-replied" if n.audience == "customer" and n.kind == "acknowledgment" else "auto-generated",
+        template=template,
+    )
+
+
+def needs_template(n: NotificationRequested, message: Outgoing, now: datetime | None = None) -> bool:
+    """WhatsApp outside the window with no approved template: sending free text would be refused (131047)."""
+    return n.channel == "whatsapp" and message.template is None and not in_window(n, now or datetime.now(UTC))

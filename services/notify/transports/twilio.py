@@ -1,0 +1,63 @@
+"""SMS through the Twilio Messages API: form fields, HTTP Basic auth, 201 `queued` on acceptance.
+
+Twilio's 201 is acceptance, not delivery (its StatusCallback reports that later). A 429 / 20429 "is never
+processed and is always safe to retry"; 21610 (the recipient texted STOP) and 21211 (invalid number) are
+permanent (notify-facts.md §3).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_status, http_failure
+
+NAME = "sms"
+MAX_BODY = 1600
+DEFAULT_BASE_URL = "https://api.twilio.com"
+
+_CODES: dict[int, tuple[Reason, bool]] = {
+    20429: (Reason.rate_limited, True),
+    21610: (Reason.blocked_by_user, False),
+    21211: (Reason.invalid_recipient, False),
+    21614: (Reason.invalid_recipient, False),
+    21612: (Reason.invalid_recipient, False),
+    20003: (Reason.auth_failed, False),
+    21606: (Reason.rejected, False),
+    21602: (Reason.rejected, False),
+    21604: (Reason.rejected, False),
+    21617: (Reason.rejected, False),
+}
+
+
+class TwilioSmsTransport:
+    name = NAME
+
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, base_url: str = DEFAULT_BASE_URL,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._auth = (account_sid, auth_token)
+        self._from = from_number
+        self._client = client or httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS)
+
+    async def send(self, message: Outgoing) -> Outcome:
+        body = message.body if len(message.body) <= MAX_BODY else message.body[:MAX_BODY - 1] + "…"
+        form = {"To": message.to, "From": self._from, "Body": body}
+        try:
+            response = await self._client.post(self._url, data=form, auth=self._auth)
+        except httpx.HTTPError as exc:
+            return http_failure(NAME, exc)
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.is_success:
+            return Outcome.ok(NAME, data.get("sid"))
+        code = data.get("code") if isinstance(data, dict) else None
+        detail = f"HTTP {response.status_code} code {code}: {data.get('message', '') if isinstance(data, dict) else ''}"
+        if isinstance(code, int) and code in _CODES:
+            reason, retry = _CODES[code]
+            return Outcome.failed(NAME, reason, detail[:300], retry=retry)
+        return by_status(NAME, response, detail[:300])
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,146 @@
+"""The whole pipeline delivering for real: a WhatsApp contact gets its ticket number on WhatsApp, an e-mail
+contact gets a threaded reply, and a provider's rate limits delay a message without doubling it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from guardia.runner import SERVICES, Running, running
+from guardia.settings import Settings
+from tests.e2e.helpers import contact, eventually
+
+from .fakes import FakeSmtp, FakeWhatsApp, ScriptedResponse
+
+
+@pytest.fixture
+async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp,
+                     smtp_server: FakeSmtp) -> AsyncIterator[Running]:
+    """guardia with WhatsApp and e-mail accounts pointing at the local provider servers."""
+    configured = settings.model_copy(update={
+        "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
+        "whatsapp_api_base_url": whatsapp_api.base_url, "smtp_url": smtp_server.url,
+        "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>",
+    })
+    async with running(SERVICES, configured) as state:
+        yield state
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+def whatsapp_webhook(wa_id: str, wamid: str, text: str, phone_number_id: str) -> dict[str, Any]:
+    """A text message as Meta's messages webhook posts it (tests/intake/corpus/whatsapp/text.json)."""
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "5716013350", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Marta Ruiz"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": str(int(time.time())), "type": "text",
+                          "text": {"body": text}}]}}]}]}
+
+
+async def sent_events(js: JetStreamContext, ticket: str, notification_suffix: str) -> list[dict[str, Any]]:
+    from tests.e2e.helpers import events
+
+    return [d for d in await events(js, ticket) if d["event_type"] == "notification.sent"
+            and d["data"]["notification_id"].endswith(notification_suffix)]
+
+
+async def ticket_of(js: JetStreamContext, contact_id_hint: str) -> str:
+    from tests.e2e.helpers import events
+
+    for d in await events(js):
+        if d["event_type"] == "ticket.opened" and contact_id_hint in str(d["data"]):
+            return str(d["ticket_id"])
+    raise LookupError(contact_id_hint)
+
+
+async def test_a_whatsapp_customer_gets_the_ticket_number_on_whatsapp_once(
+        delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
+    wa_id = f"52144255{uuid.uuid4().int % 100000:05d}"  # a Mexican id with the mobile digit E.164 drops
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        answer = await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "Buenas, no puedo timbrar ninguna factura, el SAT las rechaza todas",
+            whatsapp_api.phone_number_id))
+        assert answer.status_code < 300, answer.text
+    ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+    acks = await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the acknowledgment")
+    number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
+    to_customer = [r for r in whatsapp_api.sent() if r.json and r.json.get("to") == wa_id]
+    assert len(to_customer) == 1  # once
+    body = to_customer[0].json or {}
+    assert number in body["text"]["body"]  # 003: the customer always gets the ticket number
+    assert body["context"] == {"message_id": wamid}  # quotes the customer's message
+    assert len(acks) == 1 and acks[0]["data"]["transport"] == "whatsapp"
+    assert acks[0]["data"]["provider_id"].startswith("wamid.") and not acks[0]["data"]["uncertain"]
+
+
+async def test_an_email_customer_gets_a_threaded_reply_with_the_number_in_the_subject(
+        delivering: Running, smtp_server: FakeSmtp, js: JetStreamContext) -> None:
+    message_id = f"<{uuid.uuid4().hex}@ferreteriaelsol.co>"
+    email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        answer = await http.post("/v1/contacts", json=contact(
+            "No podemos timbrar la nómina, el PAC rechaza todos los recibos", email=email, pid=message_id,
+            subject="Nómina sin timbrar"))
+        assert answer.status_code == 202, answer.text
+        ticket = answer.json()["ticket_id"]
+    await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the acknowledgment")
+    mails = [m for m in smtp_server.messages if m.rcpt_tos == [email]]
+    assert len(mails) == 1
+    mail = mails[0].message
+    number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
+    assert mail["Subject"].startswith(f"[{number}]")
+    assert mail["In-Reply-To"] == message_id and message_id in mail["References"]
+    assert mail["Auto-Submitted"] == "auto-replied"
+
+
+async def test_a_rate_limited_provider_delivers_exactly_once_when_it_recovers(
+        delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
+    wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    limit: ScriptedResponse = (400, FakeWhatsApp.error(130429, "Rate limit hit"), {})
+    whatsapp_api.script(limit, limit)  # the next two sends are refused, the third accepted
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "el reporte de cartera no cuadra con el saldo contable", whatsapp_api.phone_number_id))
+    ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+    acks = await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), within=20,
+                            what="the acknowledgment after two 429s")
+    failed = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.failed"]
+    assert [(f["reason_code"], f["will_retry"]) for f in failed] == [("rate_limited", True)] * 2
+    assert len([r for r in whatsapp_api.sent() if (r.json or {}).get("to") == wa_id]) == 1
+    assert len(acks) == 1 and acks[0]["data"]["attempt"] == 3
+
+
+async def _events(js: JetStreamContext, ticket: str) -> list[dict[str, Any]]:
+    from tests.e2e.helpers import events
+
+    return await events(js, ticket)
+
+
+async def _maybe(pending: Any) -> Any:
+    try:
+        return await pending
+    except LookupError:
+        return None
+
+
+async def _nonempty(pending: Any) -> Any:
+    found = await pending
+    return found or None
