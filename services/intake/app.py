@@ -8,6 +8,7 @@ Subjects in:   HTTP gateway (gateway.py) · intake.raw.<channel> (GUARDIA_INTAKE
 Subjects out:  ev.<t>.<p>.contact.received · ev.<t>.<p>.ticket.opened · ev.<t>.<p>.ticket.message_added
                · ev.<t>.<p>.ticket.status_changed (agent commands) · ev.<t>.<p>.ticket.merged|note_added
                · ev.<t>.<p>.activity.recorded (002) · ev.<t>.<p>.contact.updated · dlq.<t>.intake
+               · ev.<t>.<p>.notification.status_reported (providers' delivery reports, for notify)
                · numbers.<tenant> (one claim per new ticket: its number is the claim's sequence, numbers.py)
                (consumers <service>-pNN: one per partition of the event log, one message in flight each)
 Handlers:      on_raw_contact, on_claim, on_legacy_subject, on_status_changed, on_followup; the gateway's routes

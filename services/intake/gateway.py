@@ -188,6 +188,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             if result.reply is not None:
                 return PlainTextResponse(result.reply)
             prefix = policies[tenant].intake.ticket_prefix
+            reported = await state.report_statuses(tenant, result.statuses) if result.statuses else 0
             answers = []
             for contact in result.contacts:
                 if result.outcome == "update":
@@ -196,7 +197,8 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                     accepted = await state.accept_contact(contact, tenant, prefix)
                 answers.append({"ticket_id": str(accepted.ticket_id), "ticket_number": accepted.ticket_number,
                                 "contact_id": accepted.contact_id, "outcome": accepted.outcome})
-            return JSONResponse({"outcome": result.outcome, "reason": result.reason, "contacts": answers})
+            return JSONResponse({"outcome": result.outcome, "reason": result.reason, "contacts": answers,
+                                 "statuses": reported})
 
         return Route(hook.path, receive, methods=list(hook.methods))
 

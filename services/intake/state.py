@@ -26,12 +26,22 @@ from nats.js.errors import KeyWrongLastSequenceError
 from guardia.bus import faults
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.state import kv_key, read
-from shared.schemas import Event, NoteAdded, Standing, Status, StatusChanged, TicketMerged, TicketOpened, make_event
+from shared.schemas import (
+    Event,
+    NoteAdded,
+    NotificationStatusReported,
+    Standing,
+    Status,
+    StatusChanged,
+    TicketMerged,
+    TicketOpened,
+    make_event,
+)
 from shared.schemas.ids import derived_id, new_event_id
 
 from . import rules
 from .activity import from_contact
-from .channels.base import CanonicalContact
+from .channels.base import CanonicalContact, DeliveryStatus
 from .directory import Directory, eligibility
 from .duplicates import OpenTicket, customer_identities, find_duplicate, merge_note
 from .numbers import Claim, TicketNumbers
@@ -353,6 +363,28 @@ class IntakeState:
                         ticket_id=ticket_id, event_id=eid)
         await self.rt.publish([ev])
         return ev
+
+
+    async def report_statuses(self, tenant: str, statuses: tuple[DeliveryStatus, ...]) -> int:
+        """A provider's reports on messages notify sent, as events on each notification's ticket (its id
+        begins with the ticket id), so notify reads them in order with the ticket's other events. The
+        event id is a function of the report: a provider retrying its webhook publishes nothing new."""
+        out = []
+        for status in statuses:
+            try:
+                ticket_id = UUID(status.notification_id.split(":", 1)[0])
+            except ValueError:
+                continue  # not a ticket's notification (a committee's): nothing to tie it to
+            payload = NotificationStatusReported(
+                notification_id=status.notification_id, provider=status.provider, provider_id=status.provider_id,
+                status=status.status, reported_at=status.reported_at,
+                error_code=status.error_code, error_title=status.error_title)
+            eid = derived_id(status.reported_at, "status", status.provider_id, status.status)
+            out.append(make_event(payload, tenant=tenant, occurred_at=status.reported_at, producer=rules.PRODUCER,
+                                  ticket_id=ticket_id, event_id=eid))
+        if out:
+            await self.rt.publish(out)
+        return len(out)
 
 
 def _identities(opened: TicketOpened) -> list[str]:

@@ -3,10 +3,13 @@
 Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.ticket.assigned
                · ev.*.<p>.ticket.escalated · ev.*.<p>.ticket.merged · ev.*.<p>.sla.started|exempted|warning
                · ev.*.<p>.committee.convened · ev.*.<p>.followup.due · ev.*.<p>.notification.requested
+               · ev.*.<p>.notification.status_reported (providers' delivery reports, from intake)
                (consumers notify-pNN: one per partition, one message in flight each)
 Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent · ev.<t>.<p>.notification.failed
+               · ev.<t>.<p>.notification.delivered · ev.<t>.<p>.notification.undeliverable (a task for a person)
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
-               on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook)
+               on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook),
+               on_status (delivered / read / late failure -> next channel, fallback.py)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
                requested | sending (attempt recorded before the provider call) | sent | retrying | failed;
                the outbox file (outbox.py) for every channel with no account configured
@@ -24,9 +27,12 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import (
     Event,
+    NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
     NotificationSent,
+    NotificationStatusReported,
+    NotificationUndeliverable,
     SlaStarted,
     TicketAssigned,
     TicketClassified,
@@ -35,11 +41,17 @@ from shared.schemas import (
 )
 
 from .delivery import needs_template, outgoing, transports_from
+from .fallback import KIND_LABELS, next_hop
 from .outbox import Outbox
 from .rules import NotifyRules, TicketView
 from .transports.base import Outcome, Reason, Transport
 
 PRODUCER = "notify"
+
+
+#: WhatsApp error codes in a `failed` status webhook (notify-facts.md §1): why the message did not arrive.
+LATE_FAILURES = {131047: Reason.outside_window, 131026: Reason.invalid_recipient, 131030: Reason.invalid_recipient,
+                 131049: Reason.rate_limited, 131048: Reason.rate_limited, 131000: Reason.provider_unavailable}
 
 
 class DeliveryDeferred(Exception):
@@ -187,7 +199,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
             outcome = await transport.send(message)
             if outcome.accepted:
                 ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt, "transport": transport.name,
-                                                 "provider_id": outcome.provider_id}, revision)
+                                                 "provider_id": outcome.provider_id,
+                                                 "request": n.model_dump(mode="json")}, revision)
                 return [event.derive(NotificationSent(
                     notification_id=n.notification_id, transport=transport.name, to=n.to,
                     provider_id=outcome.provider_id, attempt=attempt, uncertain=uncertain), producer=PRODUCER)]
@@ -197,13 +210,70 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
                                     reason_code=outcome.reason.value if outcome.reason else None)
         state = "retrying" if will_retry else "failed"
         ctx.staged.put(deliveries, key, {"state": state, "attempt": attempt, "transport": outcome.transport,
-                                         "reason": failed.reason_code}, revision)
+                                         "reason": failed.reason_code, "request": n.model_dump(mode="json")},
+                       revision)
         out = [event.derive(failed, producer=PRODUCER, key=attempt)]
         if not will_retry:
-            return out
+            return out + await give_up(event, ctx, n, failed.reason_code or "failed")
         await rt.publish(out)
         await ctx.staged.commit()
         raise DeliveryDeferred(outcome.detail, outcome.retry_after)
+
+    async def give_up(event: Event, ctx: Context, n: NotificationRequested, reason: str) -> list[Event]:
+        """This channel will not deliver: the next channel the customer gave us, else a task for a person."""
+        if event.ticket_id is None:
+            return []
+        view, _ = await view_of(ctx, event)
+        if n.audience == "customer":
+            hop = next_hop(n, view, policies[event.tenant].notify.fallback, reason)
+            if hop is not None:
+                return await requests(ctx, event, [hop])
+        tried, reasons = [*n.fallback_of, n.channel], [*n.fallback_reasons, reason]
+        lost = NotificationUndeliverable(notification_id=n.notification_id, kind=n.kind, audience=n.audience,
+                                         tried=tried, reasons=reasons)
+        out = [event.derive(lost, producer=PRODUCER, key=n.notification_id)]
+        if n.audience == "customer":
+            tasks = rules[event.tenant].on_undeliverable(view, n, tried, reasons, KIND_LABELS.get(n.kind, n.kind))
+            out += await requests(ctx, event, tasks)
+        return out
+
+    @rt.handles("notification.status_reported")
+    async def on_status(event: Event, ctx: Context) -> list[Event]:
+        """The provider's later word. A 200 was acceptance only: `delivered` / `read` become
+        `notification.delivered`; `failed` (131047 outside the window, 131026 undeliverable...) becomes
+        `notification.failed` and the message moves to the next channel, as a failure on send would."""
+        report = event.payload
+        assert isinstance(report, NotificationStatusReported)
+        deliveries = ctx.kv("notify_deliveries")
+        key = kv_key("n", report.notification_id)
+        entry = await read(deliveries, key)
+        record = dict(entry.value or {})
+        if record.get("state") not in ("sent", "failed") or "request" not in record:
+            if record.get("state") in ("sending", "requested", "retrying"):
+                raise LookupError(f"status {report.status} of {report.notification_id} before its send was recorded")
+            return []  # not a message this installation sent
+        seen = set(record.get("reports", []))
+        if report.status in seen or report.status == "sent":
+            return []
+        record["reports"] = sorted(seen | {report.status})
+        transport = str(record.get("transport", report.provider))
+        if report.status in ("delivered", "read"):
+            ctx.staged.put(deliveries, key, record, entry.revision)
+            return [event.derive(NotificationDelivered(
+                notification_id=report.notification_id, transport=transport, provider_id=report.provider_id,
+                read=report.status == "read", at=report.reported_at), producer=PRODUCER)]
+        if record.get("state") == "failed":
+            ctx.staged.put(deliveries, key, record, entry.revision)
+            return []  # failed already on send: its fallback was taken then
+        reason = LATE_FAILURES.get(report.error_code or 0, Reason.provider_unavailable)
+        record.update(state="failed", reason=reason.value)
+        ctx.staged.put(deliveries, key, record, entry.revision)
+        n = NotificationRequested.model_validate(record["request"])
+        failed = NotificationFailed(notification_id=n.notification_id, transport=transport,
+                                    error=f"{report.status} {report.error_code}: {report.error_title}"[:300],
+                                    attempt=int(record.get("attempt", 1)), will_retry=False,
+                                    reason_code=reason.value)
+        return [event.derive(failed, producer=PRODUCER, key="late")] + await give_up(event, ctx, n, reason.value)
 
     async def to_outbox(event: Event, ctx: Context, n: NotificationRequested, key: str, revision: int | None,
                         attempt: int, ticket: str | None) -> list[Event]:

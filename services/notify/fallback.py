@@ -36,8 +36,10 @@ def addresses(view: TicketView) -> dict[str, str]:
     return found
 
 
-def next_hop(n: NotificationRequested, view: TicketView, order: tuple[str, ...]) -> NotificationRequested | None:
-    """The same message on the next channel not tried yet, or None when every channel was tried."""
+def next_hop(n: NotificationRequested, view: TicketView, order: tuple[str, ...],
+             reason: str) -> NotificationRequested | None:
+    """The same message on the next channel not tried yet (`reason`: why `n.channel` failed), or None
+    when every channel was tried."""
     tried = {*n.fallback_of, n.channel}
     reachable = addresses(view)
     for channel in order:
@@ -45,7 +47,7 @@ def next_hop(n: NotificationRequested, view: TicketView, order: tuple[str, ...])
             continue
         return n.model_copy(update={
             "notification_id": f"{n.notification_id}~{channel}", "channel": channel, "to": reachable[channel],
-            "fallback_of": [*n.fallback_of, n.channel],
+            "fallback_of": [*n.fallback_of, n.channel], "fallback_reasons": [*n.fallback_reasons, reason],
             # the customer's own message lives on the first channel: nothing to quote or thread elsewhere
             "reply_to": None, "references": [], "customer_wrote_at": None,
         })

@@ -189,6 +189,14 @@ class NotifyRules:
                                  f"[{m.into_ticket_number}] Agregamos tu mensaje a tu caso",
                                  {**self._common(view), "into_number": m.into_ticket_number})
 
+    def on_undeliverable(self, view: TicketView, n: NotificationRequested, tried: list[str],
+                         reasons: list[str], kind_label: str) -> list[NotificationRequested]:
+        """No channel reached the customer: the ticket's owner must call (001 §3.5 comunicación fallida)."""
+        values = {**self._common(view), "kind_label": kind_label, "tried": ", ".join(tried),
+                  "reasons": ", ".join(reasons), "customer_phone": view.customer.get("phone")}
+        return self._to_role(view.level or "nivel_1", "undeliverable", f"{n.notification_id}:sin_entrega",
+                             "sin_entrega.txt.j2", f"[{view.number}] No pudimos avisar al cliente", values)
+
     def on_abusive(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         """003: insults or denigrating language end the attention, politely."""
         return self._to_customer(view, f"{event.ticket_id}:cierre_respetuoso", "abusive_language_close",

@@ -33,6 +33,7 @@ class NotificationRequested(Payload):
         default=None, description="The recipient's last message to us: WhatsApp allows free text for 24 h after it.")
     fallback_of: list[str] = Field(default_factory=list,
                                    description="Channels this message failed on before, in order.")
+    fallback_reasons: list[str] = Field(default_factory=list, description="Why each of those failed.")
 
 
 @event

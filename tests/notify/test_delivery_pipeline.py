@@ -3,6 +3,7 @@ contact gets a threaded reply, and a provider's rate limits delay a message with
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,17 +18,19 @@ from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
 from tests.e2e.helpers import contact, eventually
 
-from .fakes import FakeSmtp, FakeWhatsApp, ScriptedResponse
+from .fakes import FakeSmtp, FakeTwilio, FakeWhatsApp, ScriptedResponse
 
 
 @pytest.fixture
-async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp,
-                     smtp_server: FakeSmtp) -> AsyncIterator[Running]:
-    """guardia with WhatsApp and e-mail accounts pointing at the local provider servers."""
+async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server: FakeSmtp,
+                     twilio_api: FakeTwilio) -> AsyncIterator[Running]:
+    """guardia with WhatsApp, SMS and e-mail accounts pointing at the local provider servers."""
     configured = settings.model_copy(update={
         "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
         "whatsapp_api_base_url": whatsapp_api.base_url, "smtp_url": smtp_server.url,
         "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>",
+        "twilio_account_sid": twilio_api.account_sid, "twilio_auth_token": twilio_api.auth_token,
+        "twilio_from": twilio_api.from_number, "twilio_api_base_url": twilio_api.url,
     })
     async with running(SERVICES, configured) as state:
         yield state
@@ -126,6 +129,100 @@ async def test_a_rate_limited_provider_delivers_exactly_once_when_it_recovers(
     assert [(f["reason_code"], f["will_retry"]) for f in failed] == [("rate_limited", True)] * 2
     assert len([r for r in whatsapp_api.sent() if (r.json or {}).get("to") == wa_id]) == 1
     assert len(acks) == 1 and acks[0]["data"]["attempt"] == 3
+
+
+def status_webhook(wamid: str, wa_id: str, status: str, notification_id: str, phone_number_id: str,
+                   code: int | None = None) -> dict[str, Any]:
+    """A `statuses` webhook as Meta posts it, with the notification id guardia sent coming back."""
+    report: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())),
+                              "recipient_id": wa_id, "biz_opaque_callback_data": notification_id}
+    if code is not None:
+        report["errors"] = [{"code": code, "title": "Message undeliverable",
+                             "error_data": {"details": "Message Undeliverable."}}]
+    return {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "5716013350", "phone_number_id": phone_number_id},
+            "statuses": [report]}}]}]}
+
+
+async def test_a_late_failure_on_whatsapp_moves_the_message_to_sms(
+        delivering: Running, whatsapp_api: FakeWhatsApp, twilio_api: FakeTwilio, js: JetStreamContext) -> None:
+    wa_id = f"52144255{uuid.uuid4().int % 100000:05d}"
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "no me deja timbrar el complemento de pago, sale error del SAT",
+            whatsapp_api.phone_number_id))
+        ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+        ack = (await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the ack"))[0]
+        # WhatsApp answered 200; later it reports that the message could not be delivered (131026)
+        answer = await http.post("/webhooks/whatsapp", json=status_webhook(
+            ack["data"]["provider_id"], wa_id, "failed", ack["data"]["notification_id"],
+            whatsapp_api.phone_number_id, code=131026))
+        assert answer.json()["statuses"] == 1
+    sms = await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment~sms")), what="the SMS")
+    number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
+    texts = [m for m in twilio_api.messages if number in m["body"]]
+    assert len(texts) == 1 and texts[0]["to"] == "+52" + wa_id[3:]  # E.164 for SMS: the mobile digit dropped
+    assert sms[0]["data"]["transport"] == "sms" and sms[0]["data"]["provider_id"].startswith("SM")
+    failed = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.failed"]
+    assert [(f["reason_code"], f["will_retry"]) for f in failed] == [("invalid_recipient", False)]
+
+
+async def test_a_message_no_channel_can_deliver_becomes_a_task_for_a_person(
+        delivering: Running, whatsapp_api: FakeWhatsApp, twilio_api: FakeTwilio, smtp_server: FakeSmtp,
+        js: JetStreamContext) -> None:
+    wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    twilio_api.unsubscribed.add(f"+{wa_id}")  # the customer texted STOP to the SMS number
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "el inventario no descuenta las ventas del punto de venta", whatsapp_api.phone_number_id))
+        ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+        ack = (await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the ack"))[0]
+        await http.post("/webhooks/whatsapp", json=status_webhook(
+            ack["data"]["provider_id"], wa_id, "failed", ack["data"]["notification_id"],
+            whatsapp_api.phone_number_id, code=131026))
+
+    async def lost() -> list[dict[str, Any]] | None:
+        found = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.undeliverable"]
+        return found or None
+
+    undeliverable = (await eventually(lost, what="the undeliverable event"))[0]
+    assert undeliverable["tried"] == ["whatsapp", "sms"]
+    assert undeliverable["reasons"] == ["invalid_recipient", "blocked_by_user"]
+    number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
+    task = await eventually(lambda: _nonempty(_mails_about(smtp_server, number)), what="the task mail")
+    assert "No pudimos avisar" in task[0]["Subject"] and "por teléfono" in task[0].get_content()
+
+
+async def _mails_about(smtp: FakeSmtp, number: str) -> list[Any]:
+    return [m.message for m in smtp.messages if number in str(m.message["Subject"])]
+
+
+async def test_delivered_and_read_reports_become_events_once(
+        delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
+    wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "como exporto el reporte de ventas a excel?", whatsapp_api.phone_number_id))
+        ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+        ack = (await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the ack"))[0]
+        for status in ("delivered", "delivered", "read"):  # Meta retries webhooks: the same report twice
+            await http.post("/webhooks/whatsapp", json=status_webhook(
+                ack["data"]["provider_id"], wa_id, status, ack["data"]["notification_id"],
+                whatsapp_api.phone_number_id))
+
+    async def reports() -> list[dict[str, Any]] | None:
+        found = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.delivered"]
+        return found if len(found) >= 2 else None
+
+    delivered = await eventually(reports, what="delivered and read")
+    await asyncio.sleep(1.0)
+    delivered = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.delivered"]
+    assert sorted(d["read"] for d in delivered) == [False, True]
 
 
 async def _events(js: JetStreamContext, ticket: str) -> list[dict[str, Any]]:

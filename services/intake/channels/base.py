@@ -86,9 +86,24 @@ class CanonicalContact(BaseModel):
 
 
 @dataclass(frozen=True)
+class DeliveryStatus:
+    """A provider's report on a message guardia sent (WhatsApp `statuses`), tied back to the notification
+    by the id guardia gave the provider (`biz_opaque_callback_data`)."""
+
+    notification_id: str
+    provider: str
+    provider_id: str
+    status: str  # sent, delivered, read, failed
+    reported_at: datetime
+    error_code: int | None = None
+    error_title: str = ""
+
+
+@dataclass(frozen=True)
 class Normalization:
     outcome: Outcome
     contacts: tuple[CanonicalContact, ...] = ()
+    statuses: tuple[DeliveryStatus, ...] = ()  # reports on our own messages, for notify
     reason_code: str | None = None
     reason: str = ""
     reply: str | None = None  # a body the provider expects back (hub.challenge, zd_echo)

@@ -21,7 +21,9 @@ GET with hub.mode=subscribe, hub.verify_token, hub.challenge -> the challenge is
 
 Decisions (one URL receives every field and message kind Meta has, so non-contacts are ignored):
 - Each message becomes one contact; a webhook with several messages gives several contacts.
-- `statuses` (sent/delivered/read/failed of our own messages), changes whose field is not
+- `statuses` (sent/delivered/read/failed of our own messages) go to notify as
+  `notification.status_reported` when they carry the notification id guardia sent in
+  `biz_opaque_callback_data`, and are ignored otherwise; changes whose field is not
   "messages", `reaction`, `sticker`, `system` and `request_welcome` messages -> ignored. A sticker is
   an emoji-sized picture, not a document nor a request: like a reaction, it opens no ticket.
 - Media (image, video, document, audio/voice) -> one attachment {name, mime_type, media id}; the
@@ -38,6 +40,7 @@ Decisions (one URL receives every field and message kind Meta has, so non-contac
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from shared.schemas import Attachment, Channel
 
@@ -55,7 +58,7 @@ from ._webhooks import (
     unix_time,
     violation,
 )
-from .base import CanonicalContact, ChannelConfig, Normalization, RawRequest
+from .base import CanonicalContact, ChannelConfig, DeliveryStatus, Normalization, RawRequest
 from .text import to_e164
 
 PROVIDER = "whatsapp_cloud"
@@ -117,6 +120,7 @@ def _normalize_post(req: RawRequest, config: ChannelConfig) -> Normalization:
         raise Rejected("unknown_event_type", f"object: {kind[:80]!r} is not whatsapp_business_account")
 
     contacts: list[CanonicalContact] = []
+    statuses: list[DeliveryStatus] = []
     skipped: list[str] = []
     for entry in doc.children("entry", required=True):
         for change in entry.children("changes", required=True):
@@ -129,8 +133,12 @@ def _normalize_post(req: RawRequest, config: ChannelConfig) -> Normalization:
                 raise violation(value.at("messaging_product"), "expected 'whatsapp'")
             value.child("metadata").text("phone_number_id")
             people = value.children("contacts")
-            if value.has("statuses"):
-                skipped.append(f"{len(value.children('statuses'))} status update(s)")
+            for status in value.children("statuses") if value.has("statuses") else []:
+                found = _status(status)
+                if found is None:
+                    skipped.append("a status of a message guardia did not send")
+                else:
+                    statuses.append(found)
             for message in value.children("messages"):
                 contact = _message(message, people, config)
                 if isinstance(contact, str):
@@ -138,8 +146,32 @@ def _normalize_post(req: RawRequest, config: ChannelConfig) -> Normalization:
                 else:
                     contacts.append(contact)
     if contacts:
-        return Normalization("emit", contacts=tuple(contacts))
+        return Normalization("emit", contacts=tuple(contacts), statuses=tuple(statuses))
+    if statuses:
+        return Normalization("ignore", reason=f"{len(statuses)} delivery status(es) for notify",
+                             statuses=tuple(statuses))
     return Normalization.ignore("; ".join(skipped) or "no messages in the webhook")
+
+
+def _status(status: Obj) -> DeliveryStatus | None:
+    """sent / delivered / read / failed of a message guardia sent; the notification id comes back in
+    `biz_opaque_callback_data` (notify-facts.md §1). Anything else is not ours to track."""
+    notification_id = status.opt_text("biz_opaque_callback_data") or ""
+    kind = status.opt_text("status") or ""
+    if not notification_id or kind not in ("sent", "delivered", "read", "failed"):
+        return None
+    timestamp = status.text("timestamp")
+    if not timestamp.isdigit():
+        raise violation(status.at("timestamp"), "expected unix seconds")
+    code, title = None, ""
+    errors = status.children("errors")
+    if kind == "failed" and errors:
+        raw_code = errors[0].raw("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        title = (errors[0].opt_text("title") or "")[:200]
+    return DeliveryStatus(notification_id=notification_id[:512], provider="whatsapp_cloud",
+                          provider_id=status.text("id"), status=kind,
+                          reported_at=datetime.fromtimestamp(int(timestamp), UTC), error_code=code, error_title=title)
 
 
 def _message(message: Obj, people: list[Obj], config: ChannelConfig) -> CanonicalContact | str:
