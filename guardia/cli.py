@@ -27,6 +27,15 @@ def _register_classify() -> None:
 
 
 _register_classify()
+
+
+def _register_notify() -> None:
+    from guardia.commands.notify import notify_app
+
+    app.add_typer(notify_app, name="notify")
+
+
+_register_notify()
 triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 

@@ -90,9 +90,15 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         return view, rev
 
     async def requests(ctx: Context, event: Event, notes: Sequence[NotificationRequested]) -> list[Event]:
-        """Request each notification once: an id already requested (a redelivery) is skipped."""
+        """Request each notification once: an id already requested (a redelivery) is skipped. With a
+        staff webhook configured, every staff alert is also posted there (the levels', leaders' and the
+        24/7 duty's shared channel), besides the person's own e-mail or WhatsApp."""
         deliveries = ctx.kv("notify_deliveries")
         out = []
+        if "webhook" in transports:
+            notes = [*notes, *(n.model_copy(update={"notification_id": f"{n.notification_id}:webhook",
+                                                    "channel": "webhook", "to": "staff"})
+                               for n in notes if n.audience != "customer" and n.channel != "webhook")]
         for n in notes:
             entry = await read(deliveries, kv_key("n", n.notification_id))
             if entry.value is not None:

@@ -18,12 +18,12 @@ from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
 from tests.e2e.helpers import contact, eventually
 
-from .fakes import FakeSmtp, FakeTwilio, FakeWhatsApp, ScriptedResponse
+from .fakes import FakeSmtp, FakeStaffWebhook, FakeTwilio, FakeWhatsApp, ScriptedResponse
 
 
 @pytest.fixture
 async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server: FakeSmtp,
-                     twilio_api: FakeTwilio) -> AsyncIterator[Running]:
+                     twilio_api: FakeTwilio, staff_webhook: FakeStaffWebhook) -> AsyncIterator[Running]:
     """guardia with WhatsApp, SMS and e-mail accounts pointing at the local provider servers."""
     configured = settings.model_copy(update={
         "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
@@ -31,6 +31,7 @@ async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server
         "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>",
         "twilio_account_sid": twilio_api.account_sid, "twilio_auth_token": twilio_api.auth_token,
         "twilio_from": twilio_api.from_number, "twilio_api_base_url": twilio_api.url,
+        "staff_webhook_url": staff_webhook.hook_url,
     })
     async with running(SERVICES, configured) as state:
         yield state
@@ -172,7 +173,7 @@ async def test_a_late_failure_on_whatsapp_moves_the_message_to_sms(
 
 async def test_a_message_no_channel_can_deliver_becomes_a_task_for_a_person(
         delivering: Running, whatsapp_api: FakeWhatsApp, twilio_api: FakeTwilio, smtp_server: FakeSmtp,
-        js: JetStreamContext) -> None:
+        staff_webhook: FakeStaffWebhook, js: JetStreamContext) -> None:
     wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
     wamid = f"wamid.{uuid.uuid4().hex}"
     twilio_api.unsubscribed.add(f"+{wa_id}")  # the customer texted STOP to the SMS number
@@ -195,6 +196,12 @@ async def test_a_message_no_channel_can_deliver_becomes_a_task_for_a_person(
     number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
     task = await eventually(lambda: _nonempty(_mails_about(smtp_server, number)), what="the task mail")
     assert "No pudimos avisar" in task[0]["Subject"] and "por teléfono" in task[0].get_content()
+    # and the staff channel hears of it too
+    await eventually(lambda: _nonempty(_texts_about(staff_webhook, number)), what="the staff webhook")
+
+
+async def _texts_about(hook: FakeStaffWebhook, number: str) -> list[str]:
+    return [t for t in hook.texts if number in t and "No pudimos avisar" in t]
 
 
 async def _mails_about(smtp: FakeSmtp, number: str) -> list[Any]:
