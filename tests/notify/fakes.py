@@ -207,6 +207,9 @@ class FakeProvider:
         config = uvicorn.Config(app, lifespan="off", log_config=None, log_level=None, server_header=False)
         # Bind the socket ourselves: the port is known before serving and cannot be taken in between.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Accepted connections inherit TCP_NODELAY from the listening socket; asyncio sets it only on the
+        # sockets it creates itself, so without this every response waits ~40 ms for a delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((LOOPBACK, 0))
         self._sock = sock
         self.url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
