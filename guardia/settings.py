@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, description="smtp://user:pass@host:port?starttls=true, or smtps://")
     mail_from: str | None = Field(default=None, description="From: of every mail guardia sends.")
     staff_webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook for staff.")
+    notify_retry_rounds: tuple[float, ...] = Field(
+        default=(60.0, 300.0, 900.0, 3600.0, 10800.0),
+        description="Seconds to wait before each later round of a delivery that keeps failing transiently, after "
+                    "its quick retries (a provider down for hours): armed as durable timers. JSON list in the env.")
     webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 

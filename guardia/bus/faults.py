@@ -4,7 +4,9 @@ An outside killer cannot aim at "right after the fetch, before the handler ran" 
 were published, before the state was committed"; those are the instants where a lost or doubled
 effect would hide. `GUARDIA_CRASH_POINTS="after_fetch=0.02,after_publish=0.02"` makes the runtime
 SIGKILL itself at those points with that probability. Unset (the default and in production), every
-point is a dictionary lookup that finds nothing.
+point is a dictionary lookup that finds nothing. `GUARDIA_CRASH_ONCE=<file>` makes the first crash
+the only one, across restarts: the file is created just before dying, and a point that finds it passes
+(a test that needs "die once right here, then run normally").
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 import random
 import signal
 
-POINTS = ("after_fetch", "after_publish", "after_commit", "before_ack", "after_claim", "after_open")
+POINTS = ("after_fetch", "after_publish", "after_commit", "before_ack", "after_claim", "after_open",
+          "before_send", "after_send")
 
 
 def parse(spec: str | None) -> dict[str, float]:
@@ -37,10 +40,17 @@ def parse(spec: str | None) -> dict[str, float]:
 
 
 _ARMED = parse(os.environ.get("GUARDIA_CRASH_POINTS"))
+_ONCE = os.environ.get("GUARDIA_CRASH_ONCE")
 
 
 def point(name: str) -> None:
     """Die here, as `kill -9` would, with the configured probability."""
     probability = _ARMED.get(name)
     if probability and random.random() < probability:
+        if _ONCE:
+            try:
+                with open(_ONCE, "x"):
+                    pass
+            except FileExistsError:
+                return  # crashed once already
         os.kill(os.getpid(), signal.SIGKILL)

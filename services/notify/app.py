@@ -4,25 +4,32 @@ Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.
                · ev.*.<p>.ticket.escalated · ev.*.<p>.ticket.merged · ev.*.<p>.sla.started|exempted|warning
                · ev.*.<p>.committee.convened · ev.*.<p>.followup.due · ev.*.<p>.notification.requested
                · ev.*.<p>.notification.status_reported (providers' delivery reports, from intake)
+               · timer.fire.notify.<id> (GUARDIA_TIMERS: a delivery's next round after an outage)
                (consumers notify-pNN: one per partition, one message in flight each)
 Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent · ev.<t>.<p>.notification.failed
                · ev.<t>.<p>.notification.delivered · ev.<t>.<p>.notification.undeliverable (a task for a person)
+               · timer.arm.notify.<id> (the next round of a delivery that keeps failing transiently)
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
                on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook),
-               on_status (delivered / read / late failure -> next channel, fallback.py)
+               on_status (delivered / read / late failure -> next channel, fallback.py), on_retry (timer)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
-               requested | sending (attempt recorded before the provider call) | sent | retrying | failed;
+               requested | sending (attempt recorded before the provider call) | sent | retrying (quick) |
+               waiting (a later round, on a timer) | failed;
                the outbox file (outbox.py) for every channel with no account configured
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from guardia.bus.runtime import Context, ServiceRuntime
+from guardia.bus import faults, timers
+from guardia.bus.runtime import Context, RawMessage, Rejected, ServiceRuntime
 from guardia.bus.state import kv_key, read
+from guardia.bus.topology import TIMERS
 from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import (
@@ -33,11 +40,13 @@ from shared.schemas import (
     NotificationSent,
     NotificationStatusReported,
     NotificationUndeliverable,
+    SchemaError,
     SlaStarted,
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
     TicketOpened,
+    decode_event,
 )
 
 from .delivery import needs_template, outgoing, transports_from
@@ -61,6 +70,16 @@ class DeliveryDeferred(Exception):
     def __init__(self, detail: str, retry_after: float | None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+def rounds_of(record: dict[str, Any]) -> dict[str, int]:
+    """How many later rounds a delivery used, and the attempt its current round started after."""
+    return {"round": int(record.get("round", 0)), "round_start": int(record.get("round_start", 0))}
+
+
+def retry_key(notification_id: str) -> str:
+    """The timer subject token of a delivery's next round (a notification id may hold any character)."""
+    return f"notify.{hashlib.sha256(notification_id.encode()).hexdigest()[:32]}"
 
 
 def _json(value: dict[str, Any]) -> bytes:
@@ -187,6 +206,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         record = dict(entry.value or {})
         if record.get("state") in ("sent", "failed"):
             return []  # done, or given up for good: a redelivery changes nothing
+        if record.get("state") == "waiting" and datetime.fromisoformat(record["retry_at"]) > datetime.now(UTC):
+            return []  # its next round is on a timer: a redelivery of the request does not jump the queue
         attempt = int(record.get("attempt", 0)) + 1
         ticket = str(event.ticket_id) if event.ticket_id else None
         transport = transports.get(n.channel)
@@ -199,10 +220,13 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
                                      f"no approved WhatsApp template for {n.kind!r} and the 24 h window is closed")
         else:
             uncertain = record.get("state") == "sending"  # the last attempt may have reached the provider
-            attempt_record = _json({"state": "sending", "attempt": attempt, "transport": transport.name})
+            attempt_record = _json({**rounds_of(record), "state": "sending", "attempt": attempt,
+                                    "transport": transport.name})
             revision = (await deliveries.create(key, attempt_record) if revision is None
                         else await deliveries.update(key, attempt_record, last=revision))
+            faults.point("before_send")
             outcome = await transport.send(message)
+            faults.point("after_send")
             if outcome.accepted:
                 ctx.staged.put(deliveries, key, {"state": "sent", "attempt": attempt, "transport": transport.name,
                                                  "provider_id": outcome.provider_id,
@@ -210,20 +234,45 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
                 return [event.derive(NotificationSent(
                     notification_id=n.notification_id, transport=transport.name, to=n.to,
                     provider_id=outcome.provider_id, attempt=attempt, uncertain=uncertain), producer=PRODUCER)]
-        will_retry = outcome.retry and attempt < settings.max_deliver
+        # A transient failure is retried quickly by redelivery (seconds, honouring Retry-After), then in
+        # rounds minutes to hours apart on durable timers (a provider down for an hour loses nothing),
+        # and only then given up: the next channel, or a task for a person.
+        done = rounds_of(record)
+        quick = max(1, settings.max_deliver - 1)
+        plan = ("quick" if outcome.retry and attempt - done["round_start"] < quick
+                else "later" if outcome.retry and done["round"] < len(settings.notify_retry_rounds) else "give_up")
         failed = NotificationFailed(notification_id=n.notification_id, transport=outcome.transport,
-                                    error=outcome.detail, attempt=attempt, will_retry=will_retry,
+                                    error=outcome.detail, attempt=attempt, will_retry=plan != "give_up",
                                     reason_code=outcome.reason.value if outcome.reason else None)
-        state = "retrying" if will_retry else "failed"
-        ctx.staged.put(deliveries, key, {"state": state, "attempt": attempt, "transport": outcome.transport,
-                                         "reason": failed.reason_code, "request": n.model_dump(mode="json")},
-                       revision)
+        after = {**done, "attempt": attempt, "transport": outcome.transport, "reason": failed.reason_code,
+                 "request": n.model_dump(mode="json")}
         out = [event.derive(failed, producer=PRODUCER, key=attempt)]
-        if not will_retry:
+        if plan == "give_up":
+            ctx.staged.put(deliveries, key, {**after, "state": "failed"}, revision)
             return out + await give_up(event, ctx, n, failed.reason_code or "failed")
+        if plan == "later":
+            wait = max(settings.notify_retry_rounds[done["round"]], outcome.retry_after or 0.0)
+            due = datetime.now(UTC) + timedelta(seconds=wait)
+            ctx.staged.put(deliveries, key, {**after, "state": "waiting", "round": done["round"] + 1,
+                                             "round_start": attempt, "retry_at": due.isoformat()}, revision)
+            payload = {"tenant": event.tenant, "event": event.to_json().decode()}
+            ctx.staged.after_commit(lambda: timers.arm(rt.js, retry_key(n.notification_id), due, payload))
+            return out
+        ctx.staged.put(deliveries, key, {**after, "state": "retrying"}, revision)
         await rt.publish(out)
         await ctx.staged.commit()
         raise DeliveryDeferred(outcome.detail, outcome.retry_after)
+
+    async def on_retry(fired: RawMessage) -> None:
+        """A later round is due: deliver again exactly as on the first request (same record, same rules)."""
+        try:
+            event = decode_event(json.loads(fired.body)["event"])
+        except (ValueError, KeyError, TypeError, SchemaError) as exc:
+            raise Rejected("schema_violation", f"retry timer payload: {exc}") from exc
+        await rt.process(event, on_requested)
+
+    rt.consume_raw("timer.fire.notify.>", stream=TIMERS, durable="notify_retries", handler=on_retry,
+                   purge_handled=True)
 
     async def give_up(event: Event, ctx: Context, n: NotificationRequested, reason: str) -> list[Event]:
         """This channel will not deliver: the next channel the customer gave us, else a task for a person."""

@@ -38,7 +38,7 @@ async def test_starting_twice_declares_the_same_topology_and_updates_changed_con
             "ev.*.3.ticket.message_added", "ev.*.3.ticket.opened", "ev.*.3.ticket.reclassification_requested"]
         assert consumers["escalation-committee"].config.filter_subject == "ev.*.*.committee.candidate"
         timers = {c.name for c in await js.consumers_info(TIMERS)}
-        assert timers == {"sla_watch_timers"}
+        assert timers == {"sla_watch_timers", "notify_retries"}
         buckets = {info.config.name for info in await js.streams_info() if info.config.name.startswith("KV_")}
         assert {"KV_intake_threads", "KV_sla_clocks", "KV_escalation_state", "KV_notify_deliveries"} <= buckets
 

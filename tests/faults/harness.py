@@ -106,6 +106,7 @@ class Cluster:
     root: Path
     replicas: int = 1
     crash_points: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # more settings for every process
     ack_wait: float = 3.0
     max_deliver: int = 5
     nats_port: int = field(default_factory=free_port)
@@ -146,7 +147,8 @@ class Cluster:
                 env = {**base, "NATS_URL": self.url, "GUARDIA_DATA_DIR": str(self.data_dir),
                        "GUARDIA_LOG_LEVEL": "WARNING", "GUARDIA_LOG_FORMAT": "json",
                        "GUARDIA_ACK_WAIT_SECONDS": str(self.ack_wait), "GUARDIA_MAX_DELIVER": str(self.max_deliver),
-                       "GUARDIA_HTTP_PORT": str(free_port()), "GUARDIA_CRASH_POINTS": self.crash_points}
+                       "GUARDIA_HTTP_PORT": str(free_port()), "GUARDIA_CRASH_POINTS": self.crash_points,
+                       **self.env}
                 self.members.append(Replica(service, i, env, self.root / f"{service}-{i}.log"))
         # intake first: it creates the streams the others would otherwise race to create
         for m in self.members:

@@ -4,6 +4,7 @@ contact gets a threaded reply, and a provider's rate limits delay a message with
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,7 +32,7 @@ async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server
         "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>",
         "twilio_account_sid": twilio_api.account_sid, "twilio_auth_token": twilio_api.auth_token,
         "twilio_from": twilio_api.from_number, "twilio_api_base_url": twilio_api.url,
-        "staff_webhook_url": staff_webhook.hook_url,
+        "staff_webhook_url": staff_webhook.hook_url, "notify_retry_rounds": (1.0, 1.0, 1.0),
     })
     async with running(SERVICES, configured) as state:
         yield state
@@ -147,6 +148,29 @@ def status_webhook(wamid: str, wa_id: str, status: str, notification_id: str, ph
             "statuses": [report]}}]}]}
 
 
+async def test_a_provider_down_longer_than_the_quick_retries_is_tried_again_in_later_rounds(
+        delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
+    wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
+    wamid = f"wamid.{uuid.uuid4().hex}"
+    down: ScriptedResponse = (500, FakeWhatsApp.error(131000, "Something went wrong"), {})
+    whatsapp_api.script(down, down, down, down)  # two quick retries, a timer, one quick retry, a timer
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
+            wa_id, wamid, "no abre el modulo de compras desde esta mañana", whatsapp_api.phone_number_id))
+    ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
+    acks = await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), within=30,
+                            what="the acknowledgment after the outage")
+    failed = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.failed"]
+    assert [(f["attempt"], f["reason_code"], f["will_retry"]) for f in failed] == [
+        (i, "provider_unavailable", True) for i in range(1, 5)]
+    assert acks[0]["data"]["attempt"] == 5
+    assert len([r for r in whatsapp_api.sent() if (r.json or {}).get("to") == wa_id]) == 1
+    from tests.e2e.helpers import dead_letters
+
+    lost = [d for d in await dead_letters(js) if ticket in base64.b64decode(d["data"]["raw_base64"]).decode()]
+    assert lost == []  # the outage outlasted the redeliveries, and nothing was dead-lettered for it
+
+
 async def test_a_late_failure_on_whatsapp_moves_the_message_to_sms(
         delivering: Running, whatsapp_api: FakeWhatsApp, twilio_api: FakeTwilio, js: JetStreamContext) -> None:
     wa_id = f"52144255{uuid.uuid4().int % 100000:05d}"
@@ -232,7 +256,7 @@ async def test_delivered_and_read_reports_become_events_once(
     assert sorted(d["read"] for d in delivered) == [False, True]
 
 
-async def _events(js: JetStreamContext, ticket: str) -> list[dict[str, Any]]:
+async def _events(js: JetStreamContext, ticket: str | None = None) -> list[dict[str, Any]]:
     from tests.e2e.helpers import events
 
     return await events(js, ticket)
