@@ -16,6 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 from hypothesis import settings as hypothesis_settings
+from nats.js import JetStreamContext
 
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.settings import Settings
@@ -70,3 +71,13 @@ async def nats_url(nats_server: str) -> AsyncIterator[str]:
 def settings(nats_url: str, tmp_path: Path) -> Settings:
     return Settings(nats_url=nats_url, http_port=free_port(), data_dir=tmp_path, max_deliver=3,
                     log_level="WARNING")
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on the session's nats-server, for reading back what the services wrote."""
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()

@@ -26,9 +26,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nats.js.kv import KeyValue
+
 from guardia.bus import faults, timers
 from guardia.bus.runtime import Context, RawMessage, Rejected, ServiceRuntime
-from guardia.bus.state import kv_key, read
+from guardia.bus.state import Entry, kv_key, read
 from guardia.bus.topology import TIMERS
 from guardia.policy import Policies
 from guardia.settings import Settings
@@ -126,6 +128,13 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
             out.append(event.derive(n, producer=PRODUCER, key=n.notification_id))
         return out
 
+    async def delivery_of(ctx: Context, notification_id: str) -> tuple[KeyValue, str, Entry, dict[str, Any]]:
+        """A notification's delivery record: its bucket, key, entry (for the revision) and a copy to edit."""
+        deliveries = ctx.kv("notify_deliveries")
+        key = kv_key("n", notification_id)
+        entry = await read(deliveries, key)
+        return deliveries, key, entry, dict(entry.value or {})
+
     @rt.handles("ticket.opened")
     async def on_opened(event: Event, ctx: Context) -> list[Event]:
         o = event.payload
@@ -200,10 +209,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         is marked `uncertain` (README: what is promised)."""
         n = event.payload
         assert isinstance(n, NotificationRequested)
-        deliveries = ctx.kv("notify_deliveries")
-        key = kv_key("n", n.notification_id)
-        entry = await read(deliveries, key)
-        record = dict(entry.value or {})
+        deliveries, key, entry, record = await delivery_of(ctx, n.notification_id)
         if record.get("state") in ("sent", "failed"):
             return []  # done, or given up for good: a redelivery changes nothing
         if record.get("state") == "waiting" and datetime.fromisoformat(record["retry_at"]) > datetime.now(UTC):
@@ -299,10 +305,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         `notification.failed` and the message moves to the next channel, as a failure on send would."""
         report = event.payload
         assert isinstance(report, NotificationStatusReported)
-        deliveries = ctx.kv("notify_deliveries")
-        key = kv_key("n", report.notification_id)
-        entry = await read(deliveries, key)
-        record = dict(entry.value or {})
+        deliveries, key, entry, record = await delivery_of(ctx, report.notification_id)
         if record.get("state") not in ("sent", "failed") or "request" not in record:
             if record.get("state") in ("sending", "requested", "retrying"):
                 raise LookupError(f"status {report.status} of {report.notification_id} before its send was recorded")

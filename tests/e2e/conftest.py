@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-import nats
 import pytest
-from nats.js import JetStreamContext
 
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
@@ -17,15 +15,6 @@ from guardia.settings import Settings
 async def guardia(settings: Settings) -> AsyncIterator[Running]:
     async with running(SERVICES, settings) as state:
         yield state
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from nats.js import JetStreamContext
 
@@ -36,15 +35,6 @@ async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server
     })
     async with running(SERVICES, configured) as state:
         yield state
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()
 
 
 def whatsapp_webhook(wa_id: str, wamid: str, text: str, phone_number_id: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -85,6 +85,24 @@ def retry_after_header(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def json_of(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it has none (an HTML error page from a proxy, say)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def by_code(transport: str, codes: dict[int, tuple[Reason, bool]], code: object, response: httpx.Response,
+            detail: str) -> Outcome:
+    """A failure read by the provider's own error code (what its docs say to key on), else by HTTP status."""
+    if isinstance(code, int) and code in codes:
+        reason, retry = codes[code]
+        return Outcome.failed(transport, reason, detail, retry=retry)
+    return by_status(transport, response, detail)
 
 
 def by_status(transport: str, response: httpx.Response, detail: str) -> Outcome:

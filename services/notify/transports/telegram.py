@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, http_failure
+from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, http_failure, json_of
 
 NAME = "telegram"
 MAX_TEXT = 4096
@@ -75,10 +75,7 @@ def _reply_parameters(reply_to: str | None) -> dict[str, Any] | None:
 
 
 def _read(response: httpx.Response) -> Outcome:
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
+    data = json_of(response)
     if response.is_success and data.get("ok"):
         return Outcome.ok(NAME, str((data.get("result") or {}).get("message_id", "")))
     code = data.get("error_code", response.status_code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_status, http_failure
+from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_code, http_failure, json_of
 
 NAME = "sms"
 MAX_BODY = 1600
@@ -46,18 +46,12 @@ class TwilioSmsTransport:
             response = await self._client.post(self._url, data=form, auth=self._auth)
         except httpx.HTTPError as exc:
             return http_failure(NAME, exc)
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
+        data = json_of(response)
         if response.is_success:
             return Outcome.ok(NAME, data.get("sid"))
-        code = data.get("code") if isinstance(data, dict) else None
-        detail = f"HTTP {response.status_code} code {code}: {data.get('message', '') if isinstance(data, dict) else ''}"
-        if isinstance(code, int) and code in _CODES:
-            reason, retry = _CODES[code]
-            return Outcome.failed(NAME, reason, detail[:300], retry=retry)
-        return by_status(NAME, response, detail[:300])
+        code = data.get("code")
+        return by_code(NAME, _CODES, code, response, f"HTTP {response.status_code} code {code}: "
+                                                     f"{data.get('message', '')}"[:300])
 
     async def aclose(self) -> None:
         await self._client.aclose()

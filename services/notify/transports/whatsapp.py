@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_status, http_failure
+from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_code, http_failure, json_of
 
 NAME = "whatsapp"
 MAX_TEXT = 4096
@@ -71,22 +71,17 @@ class WhatsAppTransport:
             response = await self._client.post(self._url, json=payload(message), headers=self._headers)
         except httpx.HTTPError as exc:
             return http_failure(NAME, exc)
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
+        data = json_of(response)
         if response.is_success:
             # accepted, held_for_quality_assessment or paused (template pacing) are all acceptance: Meta
             # delivers a held message later, so sending it again would double it
             messages = data.get("messages") or [{}]
             return Outcome.ok(NAME, messages[0].get("id"))
-        error = data.get("error") if isinstance(data, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
-        detail = f"HTTP {response.status_code} code {code}: {(error or {}).get('message', '')}"[:300]
-        if isinstance(code, int) and code in _CODES:
-            reason, retry = _CODES[code]
-            return Outcome.failed(NAME, reason, detail, retry=retry)
-        return by_status(NAME, response, detail)
+        found = data.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
+        code = error.get("code")
+        return by_code(NAME, _CODES, code, response, f"HTTP {response.status_code} code {code}: "
+                                                     f"{error.get('message', '')}"[:300])
 
     async def aclose(self) -> None:
         await self._client.aclose()
