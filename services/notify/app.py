@@ -20,6 +20,7 @@ State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,9 @@ from .transports.base import Outcome, Reason, Transport
 
 PRODUCER = "notify"
 
+
+#: A retry timer that fires this much before its instant (clocks of NATS nodes differ) is still on time.
+TIMER_SLACK = timedelta(seconds=2)
 
 #: WhatsApp error codes in a `failed` status webhook (notify-facts.md §1): why the message did not arrive.
 LATE_FAILURES = {131047: Reason.outside_window, 131026: Reason.invalid_recipient, 131030: Reason.invalid_recipient,
@@ -212,8 +216,12 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         deliveries, key, entry, record = await delivery_of(ctx, n.notification_id)
         if record.get("state") in ("sent", "failed"):
             return []  # done, or given up for good: a redelivery changes nothing
-        if record.get("state") == "waiting" and datetime.fromisoformat(record["retry_at"]) > datetime.now(UTC):
-            return []  # its next round is on a timer: a redelivery of the request does not jump the queue
+        due = datetime.fromisoformat(record["retry_at"]) if record.get("state") == "waiting" else None
+        if due is not None and due > datetime.now(UTC) + TIMER_SLACK:
+            # Its next round is on a timer: a redelivery does not jump the queue. It arms the timer again
+            # (arming is idempotent): a crash between the record and the arming must not strand it.
+            ctx.staged.after_commit(functools.partial(arm_retry, event, n, due))
+            return []
         attempt = int(record.get("attempt", 0)) + 1
         ticket = str(event.ticket_id) if event.ticket_id else None
         transport = transports.get(n.channel)
@@ -261,13 +269,16 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
             due = datetime.now(UTC) + timedelta(seconds=wait)
             ctx.staged.put(deliveries, key, {**after, "state": "waiting", "round": done["round"] + 1,
                                              "round_start": attempt, "retry_at": due.isoformat()}, revision)
-            payload = {"tenant": event.tenant, "event": event.to_json().decode()}
-            ctx.staged.after_commit(lambda: timers.arm(rt.js, retry_key(n.notification_id), due, payload))
+            ctx.staged.after_commit(functools.partial(arm_retry, event, n, due))
             return out
         ctx.staged.put(deliveries, key, {**after, "state": "retrying"}, revision)
         await rt.publish(out)
         await ctx.staged.commit()
         raise DeliveryDeferred(outcome.detail, outcome.retry_after)
+
+    async def arm_retry(event: Event, n: NotificationRequested, due: datetime) -> None:
+        payload = {"tenant": event.tenant, "event": event.to_json().decode()}
+        await timers.arm(rt.js, retry_key(n.notification_id), due, payload)
 
     async def on_retry(fired: RawMessage) -> None:
         """A later round is due: deliver again exactly as on the first request (same record, same rules)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -262,3 +263,36 @@ async def _maybe(pending: Any) -> Any:
 async def _nonempty(pending: Any) -> Any:
     found = await pending
     return found or None
+
+
+async def test_a_request_redelivered_while_its_round_waits_arms_the_timer_again(
+        settings: Settings, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
+    """A crash between recording `waiting` and arming the timer must not strand the message: the
+    redelivered request finds `waiting` and arms the timer again (idempotent), without sending."""
+    from datetime import UTC, datetime, timedelta
+
+    from guardia.bus.state import kv_key
+    from guardia.bus.topology import TIMERS
+    from services.notify.app import retry_key
+    from shared.schemas import NotificationRequested, make_event
+
+    configured = settings.model_copy(update={
+        "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
+        "whatsapp_api_base_url": whatsapp_api.base_url})
+    ticket = uuid.uuid4()
+    n = NotificationRequested(notification_id=f"{ticket}:acknowledgment", kind="acknowledgment", audience="customer",
+                              channel="whatsapp", to="573001234567", body="NS-000001", template="acuse.txt.j2")
+    event = make_event(n, tenant="navegasoft", occurred_at=datetime.now(UTC), producer="test", ticket_id=ticket)
+    due = datetime.now(UTC) + timedelta(minutes=30)
+    async with running(("notify",), configured):
+        kv = await js.key_value("notify_deliveries")
+        await kv.put(kv_key("n", n.notification_id), json.dumps(
+            {"state": "waiting", "attempt": 2, "round": 1, "round_start": 2, "retry_at": due.isoformat()}).encode())
+        await js.publish(event.subject, event.to_json(), headers={"Nats-Msg-Id": str(event.event_id)})
+
+        async def armed() -> bool | None:
+            info = await js.stream_info(TIMERS, subjects_filter=f"timer.arm.{retry_key(n.notification_id)}")
+            return bool(info.state.subjects) or None
+
+        await eventually(armed, what="the retry timer armed again")
+    assert whatsapp_api.requests == []  # nothing sent before its round
