@@ -12,6 +12,7 @@ from shared.schemas import NotificationRequested
 
 from .policy import NotifyPolicy
 from .transports.base import Outgoing, Transport
+from .transports.guard import Guarded
 from .transports.smtp import SmtpSettings, SmtpTransport
 from .transports.telegram import TelegramTransport
 from .transports.twilio import TwilioSmsTransport
@@ -37,7 +38,7 @@ def transports_from(settings: Settings) -> dict[str, Transport]:
         out["email"] = SmtpTransport(SmtpSettings.from_url(settings.smtp_url), settings.mail_from)
     if settings.staff_webhook_url:
         out["webhook"] = StaffWebhookTransport(settings.staff_webhook_url)
-    return out
+    return {channel: Guarded(transport) for channel, transport in out.items()}
 
 
 def in_window(n: NotificationRequested, now: datetime) -> bool:

@@ -67,7 +67,8 @@ class Outcome:
 
 
 class Transport(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def send(self, message: Outgoing) -> Outcome: ...
 
