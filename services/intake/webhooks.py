@@ -56,6 +56,7 @@ WEBHOOKS = (
     Webhook("twilio-voice", "/webhooks/twilio/voice", "twilio", "normalize_voice"),
     Webhook("twilio-sms", "/webhooks/twilio/sms", "twilio", "normalize_sms"),
     Webhook("twilio-recording", "/webhooks/twilio/recording", "twilio", "normalize_recording"),
+    Webhook("twilio-status", "/webhooks/twilio/status", "twilio", "normalize_status"),
     Webhook("crisp", "/webhooks/crisp", "crisp"),
     Webhook("tawkto", "/webhooks/tawkto", "tawkto"),
     Webhook("webform", "/webhooks/webform", "webform"),

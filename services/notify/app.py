@@ -64,9 +64,13 @@ PRODUCER = "notify"
 #: A retry timer that fires this much before its instant (clocks of NATS nodes differ) is still on time.
 TIMER_SLACK = timedelta(seconds=2)
 
-#: WhatsApp error codes in a `failed` status webhook (notify-facts.md §1): why the message did not arrive.
+#: Error codes of a late `failed` report, why the message did not arrive: WhatsApp `statuses` (notify-facts.md
+#: §1) and Twilio's `ErrorCode` on an undelivered SMS (30003 unreachable, 30005 unknown, 30006 landline,
+#: 30007 filtered by the carrier, 21610 the recipient texted STOP). The two ranges do not overlap.
 LATE_FAILURES = {131047: Reason.outside_window, 131026: Reason.invalid_recipient, 131030: Reason.invalid_recipient,
-                 131049: Reason.rate_limited, 131048: Reason.rate_limited, 131000: Reason.provider_unavailable}
+                 131049: Reason.rate_limited, 131048: Reason.rate_limited, 131000: Reason.provider_unavailable,
+                 30003: Reason.invalid_recipient, 30005: Reason.invalid_recipient, 30006: Reason.invalid_recipient,
+                 30007: Reason.rejected, 30008: Reason.provider_unavailable, 21610: Reason.blocked_by_user}
 
 
 class DeliveryDeferred(Exception):

@@ -32,8 +32,10 @@ def transports_from(settings: Settings) -> dict[str, Transport]:
     if settings.telegram_bot_token:
         out["telegram"] = TelegramTransport(settings.telegram_bot_token, settings.telegram_api_base_url)
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+        public = settings.public_base_url.rstrip("/")
+        callback = f"{public}/webhooks/twilio/status" if public else None  # where Twilio reports delivery
         out["sms"] = TwilioSmsTransport(settings.twilio_account_sid, settings.twilio_auth_token,
-                                        settings.twilio_from, settings.twilio_api_base_url)
+                                        settings.twilio_from, settings.twilio_api_base_url, status_callback=callback)
     if settings.smtp_url and settings.mail_from:
         out["email"] = SmtpTransport(SmtpSettings.from_url(settings.smtp_url), settings.mail_from)
     if settings.staff_webhook_url:

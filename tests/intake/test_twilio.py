@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "voice": twilio.normalize_voice,
     "sms": twilio.normalize_sms,
     "recording": twilio.normalize_recording,
+    "status": twilio.normalize_status,
 }
 
 
@@ -127,17 +128,34 @@ def test_no_token_configured_accepts_the_unsigned_and_forged_corpus(token: str |
         assert result.outcome == "emit", (name, result.reason)
 
 
+def test_a_status_callback_ties_an_sms_report_back_to_its_notification() -> None:
+    fields = [("AccountSid", "AC1"), ("MessageSid", "SM0123"), ("MessageStatus", "undelivered"), ("ErrorCode", "30006"),
+              ("To", "+573001234567"), ("From", "+15005550006")]
+    result = twilio.normalize_status(signed("status", fields, query="n=T1%3Aacknowledgment"), config())
+    assert result.outcome == "ignore" and not result.contacts  # no ticket is opened by a report
+    [report] = result.statuses
+    assert (report.notification_id, report.provider_id, report.status, report.error_code) == (
+        "T1:acknowledgment", "SM0123", "failed", 30006)
+    sent = twilio.normalize_status(signed("status", [("MessageSid", "SM1"), ("MessageStatus", "sent")],
+                                          query="n=T1%3Aack"), config())
+    assert sent.outcome == "ignore" and not sent.statuses  # "sent" says nothing new
+    forged = twilio.normalize_status(signed("status", fields, query="n=T1%3Aacknowledgment"),
+                                     config(twilio_auth_token="another-token"))
+    assert forged.outcome == "reject" and forged.reason_code == "invalid_signature"
+
+
 # -- properties ------------------------------------------------------------------------------------------------------
 
 NAMES = st.sampled_from(
     ["CallSid", "From", "To", "CallStatus", "Direction", "CallDuration", "Timestamp", "CallerName", "MessageSid",
      "SmsSid", "Body", "NumMedia", "MediaUrl0", "MediaContentType0", "MediaUrl1", "SmsStatus", "RecordingSid",
-     "RecordingUrl", "RecordingStatus", "RecordingDuration", "RecordingStartTime"]
+     "RecordingUrl", "RecordingStatus", "RecordingDuration", "RecordingStartTime", "MessageStatus", "ErrorCode", "n"]
 )  # fmt: skip
 VALUES = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["ringing", "completed", "no-answer", "received", "2", "+573001234567", "whatsapp:+573001234567",
-                     "Mon, 23 Nov 2026 14:00:00 +0000", "image/jpeg", "outbound-api", "99999999999"]),
+                     "Mon, 23 Nov 2026 14:00:00 +0000", "image/jpeg", "outbound-api", "99999999999", "undelivered",
+                     "delivered", "30006"]),
 )  # fmt: skip
 
 

@@ -33,6 +33,7 @@ async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server
         "twilio_account_sid": twilio_api.account_sid, "twilio_auth_token": twilio_api.auth_token,
         "twilio_from": twilio_api.from_number, "twilio_api_base_url": twilio_api.url,
         "staff_webhook_url": staff_webhook.hook_url, "notify_retry_rounds": (1.0, 1.0, 1.0),
+        "public_base_url": f"http://127.0.0.1:{settings.http_port}",  # where providers call back
     })
     async with running(SERVICES, configured) as state:
         yield state
@@ -221,6 +222,40 @@ async def _texts_about(hook: FakeStaffWebhook, number: str) -> list[str]:
 
 async def _mails_about(smtp: FakeSmtp, number: str) -> list[Any]:
     return [m.message for m in smtp.messages if number in str(m.message["Subject"])]
+
+
+async def test_an_sms_twilio_reports_undelivered_moves_on_to_the_next_channel(
+        delivering: Running, twilio_api: FakeTwilio, smtp_server: FakeSmtp, js: JetStreamContext) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from services.intake.channels.twilio import signature_of
+
+    email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
+    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+        answer = await http.post("/v1/contacts", json=contact(
+            "Llamó Pedro: el punto de venta no imprime el cierre de caja", email=email, channel="phone",
+            pid=f"call-{uuid.uuid4().hex}"))
+        ticket = answer.json()["ticket_id"]
+        sms = (await eventually(lambda: _nonempty(sent_events(js, ticket, ":acknowledgment")), what="the SMS"))[0]
+        assert sms["data"]["transport"] == "sms"
+        created = next(r for r in twilio_api.sent() if r.form and r.form["To"] == sms["data"]["to"])
+        callback = (created.form or {})["StatusCallback"]  # Twilio will report on this message there
+        assert dict(parse_qsl(urlsplit(callback).query))["n"] == sms["data"]["notification_id"]
+        report = {"AccountSid": twilio_api.account_sid, "MessageSid": sms["data"]["provider_id"],
+                  "MessageStatus": "undelivered", "ErrorCode": "30006", "To": sms["data"]["to"],
+                  "From": twilio_api.from_number}
+        signed = {"X-Twilio-Signature": signature_of(twilio_api.auth_token, callback, list(report.items()))}
+        answer = await http.post(callback, data=report, headers=signed)
+        assert answer.status_code == 200 and answer.json()["statuses"] == 1, answer.text
+    mail = await eventually(lambda: _nonempty(_mails_to(smtp_server, email)), what="the e-mail after the SMS")
+    number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
+    assert number in mail[0]["Subject"]
+    failed = [d["data"] for d in await _events(js, ticket) if d["event_type"] == "notification.failed"]
+    assert ("invalid_recipient", False) in [(f["reason_code"], f["will_retry"]) for f in failed]
+
+
+async def _mails_to(smtp: FakeSmtp, address: str) -> list[Any]:
+    return [m.message for m in smtp.messages if m.rcpt_tos == [address]]
 
 
 async def test_delivered_and_read_reports_become_events_once(

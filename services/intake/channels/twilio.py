@@ -31,14 +31,14 @@ import mimetypes
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
 from shared.schemas import Attachment, Channel, Customer
 
 from . import email as core
-from .base import CanonicalContact, ChannelConfig, Normalization, RawRequest, same
+from .base import CanonicalContact, ChannelConfig, DeliveryStatus, Normalization, RawRequest, same
 from .calls import call_contact, caller_customer, duration_es
 from .formdata import Form, FormError, parse_form, parse_urlencoded
 from .text import hints
@@ -245,6 +245,39 @@ def _run(
         return Normalization.reject(exc.code, exc.message)
     except ValidationError as exc:
         return Normalization.reject("schema_violation", f"contact: {exc.errors()[0].get('msg', 'invalid')}")
+
+
+#: Twilio message statuses that say something about delivery (queued/sending/sent say nothing new).
+_STATUSES = {"delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
+
+
+def _status(form: Form, config: ChannelConfig) -> Normalization:
+    """A message status callback of an SMS notify sent: the StatusCallback URL carries the notification
+    id (`?n=`), which is how it is tied back; `ErrorCode` says why an undelivered one failed."""
+    values = _required(form, ("MessageSid", "MessageStatus"))
+    notification_id = (form.text("n") or "").strip()
+    status = _STATUSES.get(values["MessageStatus"].lower())
+    if not notification_id or status is None:
+        return Normalization.ignore(f"message status {values['MessageStatus'][:40]!r}: nothing for notify")
+    code = (form.text("ErrorCode") or "").strip()
+    report = DeliveryStatus(notification_id=_bounded("n", notification_id), provider="twilio",
+                            provider_id=_bounded("MessageSid", values["MessageSid"]), status=status,
+                            reported_at=core.now_of(config), error_code=int(code) if code.isdigit() else None)
+    return Normalization("ignore", reason="1 delivery status for notify", statuses=(report,))
+
+
+def normalize_status(request: RawRequest, config: ChannelConfig) -> Normalization:
+    """`?n=` is in the query (part of the signed URL), the rest in the form: read both."""
+    try:
+        form = _form(request)
+        refused = _verify(request, form, config, "/webhooks/twilio/status")
+        if refused is not None:
+            return refused
+        query = list(request.query.items()) or parse_qsl(urlsplit(request.url).query if request.url else "")
+        merged = parse_urlencoded(urlencode([*form.pairs(), *query]).encode("ascii"))
+        return _status(merged, config)
+    except FormError as exc:
+        return Normalization.reject(exc.code, exc.message)
 
 
 def normalize_voice(request: RawRequest, config: ChannelConfig) -> Normalization:

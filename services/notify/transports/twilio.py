@@ -7,6 +7,8 @@ permanent (notify-facts.md §3).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import httpx
 
 from .base import SEND_TIMEOUT_SECONDS, Outcome, Outgoing, Reason, by_code, http_failure, json_of
@@ -33,8 +35,11 @@ class TwilioSmsTransport:
     name = NAME
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, base_url: str = DEFAULT_BASE_URL,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None, status_callback: str | None = None) -> None:
+        """`status_callback`: the public URL of intake's `/webhooks/twilio/status`; each message's own
+        callback carries its notification id, so its later `delivered` / `undelivered` is tied back."""
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._status_callback = status_callback
         self._auth = (account_sid, auth_token)
         self._from = from_number
         self._client = client or httpx.AsyncClient(timeout=SEND_TIMEOUT_SECONDS)
@@ -42,6 +47,8 @@ class TwilioSmsTransport:
     async def send(self, message: Outgoing) -> Outcome:
         body = message.body if len(message.body) <= MAX_BODY else message.body[:MAX_BODY - 1] + "…"
         form = {"To": message.to, "From": self._from, "Body": body}
+        if self._status_callback:
+            form["StatusCallback"] = f"{self._status_callback}?{urlencode({'n': message.notification_id})}"
         try:
             response = await self._client.post(self._url, data=form, auth=self._auth)
         except httpx.HTTPError as exc:
