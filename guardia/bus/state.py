@@ -45,6 +45,15 @@ async def read(kv: KeyValue, key: str) -> Entry:
     return Entry(json.loads(got.value), got.revision)
 
 
+async def write(kv: KeyValue, key: str, value: Any, last: int | None) -> int:
+    """Compare-and-swap one JSON value now; returns the new revision. `last` None: the key must not exist
+    (create() fails if it does; a key recreated after a DEL has a revision)."""
+    data = json.dumps(value, separators=(",", ":"), default=str).encode()
+    if last is None:
+        return await kv.create(key, data)
+    return await kv.update(key, data, last=last)
+
+
 @dataclass
 class StagedWrite:
     kv: KeyValue
@@ -74,11 +83,6 @@ class Staged:
             if w.delete:
                 await w.kv.delete(w.key)
                 continue
-            data = json.dumps(w.value, separators=(",", ":"), default=str).encode()
-            if w.last is None:
-                # create() fails if the key exists; a recreated key after a DEL has a revision.
-                await w.kv.create(w.key, data)
-            else:
-                await w.kv.update(w.key, data, last=w.last)
+            await write(w.kv, w.key, w.value, w.last)
         for action in self.after:
             await action()

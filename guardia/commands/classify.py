@@ -188,7 +188,7 @@ def classify_command(
     """Classify tickets (type, priority, area, categories, abusive) as the triage service does."""
     classifier = _classifier(tenant)
     if evaluate is not None:
-        from services.triage.evaluate import evaluate_rows
+        from services.triage.evaluate import by_text, evaluate_rows
         from services.triage.model import load_corpus
 
         if files:
@@ -197,7 +197,7 @@ def classify_command(
             rows = load_corpus(evaluate)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--evaluate") from exc
-        report = evaluate_rows(lambda text: classifier.classify("", text), rows, classifier.review_below)
+        report = evaluate_rows(by_text(classifier), rows, classifier.review_below)
         print_report(report, classifier, evaluate, Console(width=160))
         return
     classify_lines(classifier, _lines(files, sys.stdin), sys.stdout)

@@ -50,8 +50,8 @@ def notify_test(
         console.print(f"[red]{channel} is not configured[/red]: set {NEEDS[channel]} (notifications for it go to "
                       "the outbox file meanwhile)")
         raise typer.Exit(2)
-    message = Outgoing(notification_id=f"test:{uuid.uuid4()}", channel=channel, to=to.lstrip("+")
-                       if channel == "whatsapp" else to, body=text, subject="Prueba de guardia", kind="test")
+    message = Outgoing(notification_id=f"test:{uuid.uuid4()}", channel=channel, to=to, body=text,
+                       subject="Prueba de guardia", kind="test")
 
     async def send() -> Any:
         try:

@@ -31,7 +31,7 @@ from nats.js.kv import KeyValue
 
 from guardia.bus import faults, timers
 from guardia.bus.runtime import Context, RawMessage, Rejected, ServiceRuntime
-from guardia.bus.state import Entry, kv_key, read
+from guardia.bus.state import Entry, kv_key, read, write
 from guardia.bus.topology import TIMERS
 from guardia.policy import Policies
 from guardia.settings import Settings
@@ -90,10 +90,6 @@ def rounds_of(record: dict[str, Any]) -> dict[str, int]:
 def retry_key(notification_id: str) -> str:
     """The timer subject token of a delivery's next round (a notification id may hold any character)."""
     return f"notify.{hashlib.sha256(notification_id.encode()).hexdigest()[:32]}"
-
-
-def _json(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
@@ -227,10 +223,9 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
             ctx.staged.after_commit(functools.partial(arm_retry, event, n, due))
             return []
         attempt = int(record.get("attempt", 0)) + 1
-        ticket = str(event.ticket_id) if event.ticket_id else None
         transport = transports.get(n.channel)
         if transport is None:
-            return await to_outbox(event, ctx, n, key, entry.revision, attempt, ticket)
+            return await to_outbox(event, ctx, n, deliveries, key, entry.revision, attempt)
         message = outgoing(n, policies[event.tenant].notify)
         revision = entry.revision
         if needs_template(n, message):
@@ -238,10 +233,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
                                      f"no approved WhatsApp template for {n.kind!r} and the 24 h window is closed")
         else:
             uncertain = record.get("state") == "sending"  # the last attempt may have reached the provider
-            attempt_record = _json({**rounds_of(record), "state": "sending", "attempt": attempt,
-                                    "transport": transport.name})
-            revision = (await deliveries.create(key, attempt_record) if revision is None
-                        else await deliveries.update(key, attempt_record, last=revision))
+            revision = await write(deliveries, key, {**rounds_of(record), "state": "sending", "attempt": attempt,
+                                                     "transport": transport.name}, revision)
             faults.point("before_send")
             outcome = await transport.send(message)
             faults.point("after_send")
@@ -348,12 +341,11 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
                                     reason_code=reason.value)
         return [event.derive(failed, producer=PRODUCER, key="late")] + await give_up(event, ctx, n, reason.value)
 
-    async def to_outbox(event: Event, ctx: Context, n: NotificationRequested, key: str, revision: int | None,
-                        attempt: int, ticket: str | None) -> list[Event]:
+    async def to_outbox(event: Event, ctx: Context, n: NotificationRequested, deliveries: KeyValue, key: str,
+                        revision: int | None, attempt: int) -> list[Event]:
         """No account for this channel: the outbox file, its own idempotency record (outbox.py)."""
-        deliveries = ctx.kv("notify_deliveries")
         try:
-            outbox.deliver(event.tenant, ticket, n)
+            outbox.deliver(event.tenant, str(event.ticket_id) if event.ticket_id else None, n)
         except OSError as exc:
             ctx.staged.put(deliveries, key, {"state": "retrying", "attempt": attempt}, revision)
             failed = NotificationFailed(notification_id=n.notification_id, transport=outbox.name, error=str(exc),

@@ -57,9 +57,8 @@ def outgoing(n: NotificationRequested, policy: NotifyPolicy, now: datetime | Non
         if approved is not None:
             values = {"ticket_number": n.ticket_number, "subject": n.subject}
             template = (approved.name, approved.language, tuple(values.get(p, "") for p in approved.parameters))
-    to = n.to.lstrip("+") if n.channel == "whatsapp" else n.to  # Cloud API ids are digits only
     return Outgoing(
-        notification_id=n.notification_id, channel=n.channel, to=to, body=n.body, subject=n.subject,
+        notification_id=n.notification_id, channel=n.channel, to=n.to, body=n.body, subject=n.subject,
         kind=n.kind, ticket_number=n.ticket_number, reply_to=n.reply_to, references=tuple(n.references),
         auto_submitted="auto-replied" if n.audience == "customer" and n.kind == "acknowledgment" else "auto-generated",
         template=template,

@@ -11,29 +11,13 @@ from __future__ import annotations
 
 from shared.schemas import NotificationRequested
 
-from .rules import TicketView
+from .rules import TicketView, addresses
 
 #: What each kind of message is called in the task a person receives.
 KIND_LABELS = {
     "acknowledgment": "acuse de recibo con el número de tique", "suspension_notice": "aviso de cancelación",
     "merged": "aviso de fusión de tiques", "abusive_language_close": "cierre respetuoso de la atención",
 }
-
-
-def addresses(view: TicketView) -> dict[str, str]:
-    """Every way back the customer gave us, by channel."""
-    c = view.customer
-    ids = c.get("channel_ids") or {}
-    found: dict[str, str] = {}
-    for channel in ("whatsapp", "telegram"):
-        if ids.get(channel):
-            found[channel] = str(ids[channel])
-    if c.get("phone"):
-        found["sms"] = str(c["phone"])
-        found.setdefault("whatsapp", str(c["phone"]))
-    if c.get("email"):
-        found["email"] = str(c["email"])
-    return found
 
 
 def next_hop(n: NotificationRequested, view: TicketView, order: tuple[str, ...],

@@ -51,24 +51,28 @@ class TicketView(BaseModel):
     last_inbound_at: str | None = None  # the customer's last message: WhatsApp's 24 h window runs from it
 
 
-def customer_address(view: TicketView) -> tuple[str, str] | None:
-    """Answer on the channel the customer used, falling back to email then phone."""
+def addresses(view: TicketView) -> dict[str, str]:
+    """Every way back the customer gave us, by channel: the ids their channels gave (WhatsApp's `wa_id`
+    exactly as the webhook gave it: Mexican and Argentine ids carry a mobile digit that the E.164 form
+    drops, and a message to the E.164 form fails, notify-facts.md §1), their phone for SMS (and for
+    WhatsApp when no `wa_id` is known), their e-mail."""
     c = view.customer
-    ids = c.get("channel_ids") or {}
-    if view.channel == "email" and c.get("email"):
-        return "email", c["email"]
-    if view.channel == "whatsapp" and ids.get("whatsapp"):
-        # the wa_id exactly as the webhook gave it: Mexican and Argentine ids carry a mobile digit that
-        # the E.164 form drops, and a message to the E.164 form fails (notify-facts.md §1)
-        return "whatsapp", ids["whatsapp"]
-    if view.channel in ("whatsapp", "sms", "phone") and c.get("phone"):
-        return ("sms" if view.channel == "phone" else view.channel), c["phone"]
-    if view.channel in ids:
-        return view.channel, ids[view.channel]
-    if c.get("email"):
-        return "email", c["email"]
+    found = {str(k): str(v) for k, v in (c.get("channel_ids") or {}).items() if v}
     if c.get("phone"):
-        return "sms", c["phone"]
+        found["sms"] = str(c["phone"])
+        found.setdefault("whatsapp", str(c["phone"]))
+    if c.get("email"):
+        found["email"] = str(c["email"])
+    return found
+
+
+def customer_address(view: TicketView) -> tuple[str, str] | None:
+    """Answer on the channel the customer used (SMS for a phone call), falling back to email then SMS."""
+    reachable = addresses(view)
+    own = "sms" if view.channel == "phone" else view.channel
+    for channel in (own, view.channel, "email", "sms"):
+        if channel in reachable:
+            return channel, reachable[channel]
     return None
 
 

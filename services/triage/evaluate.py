@@ -173,24 +173,20 @@ def cross_validate(rows: Sequence[Labeled], vocabulary: Vocabulary, folds: int =
     for train_index, test_index in splitter.split(list(range(len(rows))), labels):
         classify: Callable[[str], Decision]
         if keywords_only:
-            classify = _kw(vocabulary)
+            classify = by_text(KeywordClassifier(vocabulary))
         else:
             model = TriageModel.train([rows[i] for i in train_index], vocabulary, hp)
             c = Classifier(vocabulary, review_below, model=model)
-            classify = _hybrid(c)
+            classify = by_text(c)
         for i in test_index:
             report.add(rows[i], corpus_playbook(rows[i]), classify(rows[i].text), review_below)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _kw(vocabulary: Vocabulary) -> Callable[[str], Decision]:
-    k = KeywordClassifier(vocabulary)
-    return lambda text: k.classify("", text)
-
-
-def _hybrid(c: Classifier) -> Callable[[str], Decision]:
-    return lambda text: c.classify("", text)
+def by_text(classifier: Classifier | KeywordClassifier) -> Callable[[str], Decision]:
+    """A classifier as `evaluate_rows` calls it: a labeled message's text in, its decision out."""
+    return lambda text: classifier.classify("", text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

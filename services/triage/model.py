@@ -49,7 +49,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
-from .normalize import normalize, respell
+from .normalize import normalize
 from .policy import Vocabulary
 
 MODEL_NAME = "tfidf-svm"
@@ -190,16 +190,8 @@ class Featurizer:
         state["_fast"] = None  # rebuilt on first use; its word cache is not worth pickling
         return state
 
-    def norm(self, text: str) -> str:
-        return respell(normalize(text), self.vocabulary.spelling)
-
     def prepare(self, raws: Sequence[str]) -> list[Prepared]:
-        index = self.vocabulary.index()
-        out: list[Prepared] = []
-        for raw in raws:
-            norm = self.norm(raw)
-            out.append((norm, index.match(norm)))
-        return out
+        return [self.vocabulary.read(raw) for raw in raws]
 
     def _dense(self, raws: Sequence[str], prepared: Sequence[Prepared]) -> sp.csr_matrix:
         names = self._list_names

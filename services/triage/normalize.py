@@ -69,7 +69,6 @@ class PhraseIndex:
     """
 
     def __init__(self, lists: Mapping[str, Sequence[str]]) -> None:
-        self.names = tuple(lists)
         self._each: list[tuple[str, str, re.Pattern[str]]] = []  # (list name, phrase, pattern), in list order
         self._by_word: dict[str, list[int]] = {}
         self._stems: dict[str, list[int]] = {}  # short stems ('rechaz') start any word they prefix

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.schemas import Area, Category, TicketType
 
-from .normalize import PhraseIndex
+from .normalize import PhraseIndex, normalize, respell
 
 BASE_VOCABULARY = Path(__file__).with_name("vocabulary_es.yaml")
 
@@ -45,6 +45,16 @@ class Vocabulary(BaseModel):
         lists.update({f"area:{a.value}": p for a, p in self.areas.items()})
         lists.update({f"category:{c.value}": p for c, p in self.categories.items()})
         return lists
+
+    def normalized(self, text: str) -> str:
+        """The text as every list is matched on: normalized, then respelled with `spelling`."""
+        return respell(normalize(text), self.spelling)
+
+    def read(self, text: str) -> tuple[str, dict[str, list[str]]]:
+        """The normalized text and every list's phrases found in it: what the hard rules and the model's
+        rule features are both made of (computed once per message, shared by both)."""
+        norm = self.normalized(text)
+        return norm, self.index().match(norm)
 
     def index(self) -> PhraseIndex:
         """The compiled index of `phrase_lists`, built once per process and vocabulary."""

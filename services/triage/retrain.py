@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .evaluate import Report, evaluate_rows
+from .evaluate import Report, by_text, evaluate_rows
 from .model import Labeled, TriageModel
 from .policy import Vocabulary
-from .rules import Classifier, Decision
+from .rules import Classifier
 
 #: The fields a retrain is judged on (categories and playbook follow from type).
 CORE = ("type", "priority", "area")
@@ -67,14 +67,10 @@ def retrain(vocabulary: Vocabulary, corpus: Sequence[Labeled], accepted: Sequenc
     candidate = TriageModel.train([*corpus, *merge(accepted, new)], vocabulary)
     reports = []
     for model in (current, candidate):
-        reports.append(evaluate_rows(_classify(Classifier(vocabulary, review_below, model=model)), independent,
+        reports.append(evaluate_rows(by_text(Classifier(vocabulary, review_below, model=model)), independent,
                                      review_below))
     accepted_ok, why = judge(reports[0], reports[1])
     return Verdict(reports[0], reports[1], current.version, candidate.version, accepted_ok, why)
-
-
-def _classify(classifier: Classifier) -> Callable[[str], Decision]:
-    return lambda text: classifier.classify("", text)
 
 
 def write_corrections(path: Path, rows: Sequence[Labeled]) -> None:

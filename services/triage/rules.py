@@ -38,7 +38,6 @@ from dataclasses import dataclass, replace
 from shared.schemas import Area, Category, Priority, Reason, TicketType
 
 from .model import NONE, Prediction, TriageModel, trained_model
-from .normalize import normalize, respell
 from .policy import Vocabulary
 
 CLASSIFIER = "keywords-001/1"
@@ -125,12 +124,10 @@ class KeywordClassifier:
     def __init__(self, vocabulary: Vocabulary, review_below: float = 0.6) -> None:
         self.vocabulary = vocabulary
         self.review_below = review_below
-        self._index = vocabulary.index()
 
     def signals(self, subject: str, text: str) -> _Signals:
         v = self.vocabulary
-        norm = respell(normalize(f"{subject}\n{text}"), v.spelling)
-        hits = self._index.match(norm)
+        norm, hits = v.read(f"{subject}\n{text}")
 
         def of(name: str) -> list[str]:
             return hits.get(name, [])

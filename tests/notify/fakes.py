@@ -138,7 +138,25 @@ class _LoopbackServer(uvicorn.Server):
         await self.lifespan.shutdown()
 
 
-class FakeProvider:
+class _Served:
+    """`async with fake:` starts it and stops it, whatever the test does in between."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+class FakeProvider(_Served):
     """Base of the HTTP fakes: a Starlette app served by uvicorn on 127.0.0.1 and a free port.
 
     Every request is recorded in `requests` (also ones to unknown paths, which get 404, so a transport that
@@ -233,14 +251,6 @@ class FakeProvider:
         finally:
             if sock is not None:
                 sock.close()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -842,7 +852,7 @@ class _SmtpHandler:
         return answer
 
 
-class FakeSmtp:
+class FakeSmtp(_Served):
     """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port, inside the test's event loop.
 
     With `username`/`password`, AUTH (PLAIN or LOGIN) is required before MAIL, over plain TCP
@@ -923,10 +933,3 @@ class FakeSmtp:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()

@@ -40,7 +40,9 @@ _CODES: dict[int, tuple[Reason, bool]] = {
 
 def payload(message: Outgoing) -> dict[str, Any]:
     """The request body Meta documents for a text or an approved template message."""
-    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": message.to}
+    # Cloud API recipient ids are digits only: a staff number written +57... in a policy goes without the +
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                            "to": message.to.lstrip("+")}
     if message.template is not None:
         name, language, parameters = message.template
         template: dict[str, Any] = {"name": name, "language": {"code": language, "policy": "deterministic"}}
