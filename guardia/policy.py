@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.escalation.policy import EscalationPolicy
 from services.intake.policy import IntakePolicy
 from services.notify.policy import NotifyPolicy
+from services.notify.render import override_problems
 from services.sla_watch.calendar import BusinessCalendar
 from services.sla_watch.policy import CalendarPolicy, SlaPolicy
 from services.triage.policy import TriagePolicy
@@ -82,12 +83,14 @@ def load_policy_file(path: Path) -> TenantPolicy:
 class Policies:
     """All tenants' policies, the built-in ones first, then an operator's folder overriding them."""
 
-    def __init__(self, policies: dict[str, TenantPolicy]) -> None:
+    def __init__(self, policies: dict[str, TenantPolicy], templates: dict[str, Path] | None = None) -> None:
         self._by_tenant = policies
+        self._templates = templates or {}
 
     @classmethod
     def load(cls, extra_dir: Path | None = None) -> Policies:
         found: dict[str, TenantPolicy] = {}
+        templates: dict[str, Path] = {}
         for folder in (BUILTIN_DIR, extra_dir):
             if folder is None:
                 continue
@@ -96,7 +99,14 @@ class Policies:
             for path in sorted(folder.glob("*.yaml")):
                 policy = load_policy_file(path)
                 found[policy.tenant] = policy
-        return cls(found)
+                own = folder / policy.tenant / "templates"
+                if own.is_dir():
+                    if problems := override_problems(own):
+                        raise PolicyError(f"{own}: invalid message templates\n  " + "\n  ".join(problems))
+                    templates[policy.tenant] = own
+                else:
+                    templates.pop(policy.tenant, None)
+        return cls(found, templates)
 
     def __getitem__(self, tenant: str) -> TenantPolicy:
         try:
@@ -106,6 +116,11 @@ class Policies:
 
     def __contains__(self, tenant: str) -> bool:
         return tenant in self._by_tenant
+
+    def templates(self, tenant: str) -> Path | None:
+        """The tenant's own message templates (`<policy folder>/<tenant>/templates/`), overriding the
+        built-in ones by file name; None when it has none."""
+        return self._templates.get(tenant)
 
     def tenants(self) -> list[str]:
         return sorted(self._by_tenant)

@@ -33,22 +33,33 @@ NEEDS = {
 @notify_app.command("test")
 def notify_test(
     channel: Annotated[str, typer.Option(help="whatsapp, telegram, sms, email or webhook.")],
+    tenant: Annotated[str | None, typer.Option(help="Whose accounts (its policy's notify.accounts, else the "
+                                                    "GUARDIA_* ones); default: GUARDIA_DEFAULT_TENANT.")] = None,
     to: Annotated[str, typer.Option(help="wa_id, chat id, E.164 phone or e-mail address (ignored for webhook).")] = "",
     text: Annotated[str, typer.Option(help="The message.")] = "Mensaje de prueba de guardia: si lo recibe, "
                                                                  "el canal está bien configurado.",
 ) -> None:
     """Send one test message through the configured transport and print what the provider answered."""
-    from services.notify.delivery import transports_from
+    from guardia.policy import Policies, PolicyError
+    from services.notify.delivery import AccountError, tenant_transports, transports_from
     from services.notify.transports.base import Outgoing
 
     if channel not in NEEDS:
         raise typer.BadParameter(f"{channel!r} is not one of {', '.join(NEEDS)}", param_hint="--channel")
     if not to and channel != "webhook":
         raise typer.BadParameter("give the address to send to", param_hint="--to")
-    transport = transports_from(Settings()).get(channel)
+    settings = Settings()
+    tenant = tenant or settings.default_tenant
+    try:
+        policies = Policies.load(settings.policy_dir)
+        accounts = policies[tenant].notify.accounts
+        transport = tenant_transports(settings, {tenant: accounts}, transports_from(settings))[tenant].get(channel)
+    except (PolicyError, AccountError, KeyError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     if transport is None:
-        console.print(f"[red]{channel} is not configured[/red]: set {NEEDS[channel]} (notifications for it go to "
-                      "the outbox file meanwhile)")
+        console.print(f"[red]{channel} is not configured for {tenant}[/red]: set {NEEDS[channel]} or the tenant "
+                      "policy's notify.accounts (notifications for it go to the outbox file meanwhile)")
         raise typer.Exit(2)
     message = Outgoing(notification_id=f"test:{uuid.uuid4()}", channel=channel, to=to, body=text,
                        subject="Prueba de guardia", kind="test")

@@ -188,7 +188,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             if result.reply is not None:
                 return PlainTextResponse(result.reply)
             prefix = policies[tenant].intake.ticket_prefix
-            reported = await state.report_statuses(tenant, result.statuses) if result.statuses else 0
+            reported = await state.report_statuses(result.statuses) if result.statuses else 0
             answers = []
             for contact in result.contacts:
                 if result.outcome == "update":

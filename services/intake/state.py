@@ -365,22 +365,27 @@ class IntakeState:
         return ev
 
 
-    async def report_statuses(self, tenant: str, statuses: tuple[DeliveryStatus, ...]) -> int:
+    async def report_statuses(self, statuses: tuple[DeliveryStatus, ...]) -> int:
         """A provider's reports on messages notify sent, as events on each notification's ticket (its id
         begins with the ticket id), so notify reads them in order with the ticket's other events. The
-        event id is a function of the report: a provider retrying its webhook publishes nothing new."""
+        event id is a function of the report: a provider retrying its webhook publishes nothing new. The
+        event goes to the ticket's own tenant, whichever account's webhook brought the report."""
         out = []
         for status in statuses:
             try:
                 ticket_id = UUID(status.notification_id.split(":", 1)[0])
             except ValueError:
                 continue  # not a ticket's notification (a committee's): nothing to tie it to
+            record = await self.ticket(ticket_id)
+            if record is None:
+                continue  # no ticket of this installation: not a message it sent
             payload = NotificationStatusReported(
                 notification_id=status.notification_id, provider=status.provider, provider_id=status.provider_id,
                 status=status.status, reported_at=status.reported_at,
                 error_code=status.error_code, error_title=status.error_title)
             eid = derived_id(status.reported_at, "status", status.provider_id, status.status)
-            out.append(make_event(payload, tenant=tenant, occurred_at=status.reported_at, producer=rules.PRODUCER,
+            out.append(make_event(payload, tenant=record["tenant"], occurred_at=status.reported_at,
+                                  producer=rules.PRODUCER,
                                   ticket_id=ticket_id, event_id=eid))
         if out:
             await self.rt.publish(out)

@@ -1,6 +1,7 @@
 """notify — tells customers, agents, leaders and the committee, once.
 
 Subjects in:   ev.*.<p>.ticket.opened · ev.*.<p>.ticket.classified · ev.*.<p>.ticket.assigned
+               · ev.*.<p>.ticket.status_changed · ev.*.<p>.ticket.message_added
                · ev.*.<p>.ticket.escalated · ev.*.<p>.ticket.merged · ev.*.<p>.sla.started|exempted|warning
                · ev.*.<p>.committee.convened · ev.*.<p>.followup.due · ev.*.<p>.notification.requested
                · ev.*.<p>.notification.status_reported (providers' delivery reports, from intake)
@@ -10,6 +11,8 @@ Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent
                · ev.<t>.<p>.notification.delivered · ev.<t>.<p>.notification.undeliverable (a task for a person)
                · timer.arm.notify.<id> (the next round of a delivery that keeps failing transiently)
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
+               on_status_changed (stage updates to the customer; 004 resolution summary to everyone involved),
+               on_message_added (the customer wrote again: WhatsApp's 24 h window reopens),
                on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook),
                on_status (delivered / read / late failure -> next channel, fallback.py), on_retry (timer)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
@@ -37,6 +40,7 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import (
     Event,
+    MessageAdded,
     NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
@@ -45,6 +49,7 @@ from shared.schemas import (
     NotificationUndeliverable,
     SchemaError,
     SlaStarted,
+    StatusChanged,
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
@@ -52,10 +57,10 @@ from shared.schemas import (
     decode_event,
 )
 
-from .delivery import needs_template, outgoing, transports_from
+from .delivery import needs_template, outgoing, tenant_transports, transports_from
 from .fallback import KIND_LABELS, next_hop
 from .outbox import Outbox
-from .rules import NotifyRules, TicketView
+from .rules import EXCERPT, NotifyRules, TicketView
 from .transports.base import Outcome, Reason, Transport
 
 PRODUCER = "notify"
@@ -96,9 +101,11 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
           transports: Mapping[str, Transport] | None = None) -> ServiceRuntime:
     rt = ServiceRuntime(PRODUCER, settings, buckets=("notify_tickets", "notify_deliveries"))
     outbox = outbox or Outbox(settings.outbox_path)
-    transports = dict(transports or transports_from(settings))
+    accounts = tenant_transports(settings, {t: policies[t].notify.accounts for t in policies.tenants()},
+                                 transports if transports is not None else transports_from(settings))
     rules = {
-        t: NotifyRules(policies[t].notify, policies[t].calendar.timezone) for t in policies.tenants()
+        t: NotifyRules(policies[t].notify, policies[t].calendar.timezone, policies.templates(t))
+        for t in policies.tenants()
     }
 
     async def view_of(ctx: Context, event: Event) -> tuple[TicketView, int | None]:
@@ -120,7 +127,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         24/7 duty's shared channel), besides the person's own e-mail or WhatsApp."""
         deliveries = ctx.kv("notify_deliveries")
         out = []
-        if "webhook" in transports:
+        if "webhook" in accounts[event.tenant]:
             notes = [*notes, *(n.model_copy(update={"notification_id": f"{n.notification_id}:webhook",
                                                     "channel": "webhook", "to": "staff"})
                                for n in notes if n.audience != "customer" and n.channel != "webhook")]
@@ -147,7 +154,9 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         view = view.model_copy(update={"number": o.ticket_number, "channel": o.channel.value,
                                        "customer": o.customer.model_dump(mode="json"), "subject": o.subject,
                                        "reply_to": o.provider_message_id, "thread_key": o.thread_key,
-                                       "last_inbound_at": event.occurred_at.isoformat()})
+                                       "last_inbound_at": event.occurred_at.isoformat(),
+                                       "opened_at": event.occurred_at.isoformat(),
+                                       "request": o.text[:EXCERPT] + ("…" if len(o.text) > EXCERPT else "")})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
         return []
 
@@ -178,7 +187,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         view, rev = await opened_view(ctx, event)
         p = event.payload
         level = p.level if isinstance(p, TicketAssigned) else p.to_level if isinstance(p, TicketEscalated) else None
-        view = view.model_copy(update={"level": level})
+        involved = view.involved if level is None or level in view.involved else [*view.involved, level]
+        view = view.model_copy(update={"level": level, "involved": involved})
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_dump(mode="json"), rev)
         r = rules[event.tenant]
         notes = r.on_assigned(event, view) if isinstance(p, TicketAssigned) else r.on_escalated(event, view)
@@ -200,6 +210,29 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
         ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id),
                        view.model_copy(update={"acknowledged": True}).model_dump(mode="json"), rev)
         return await requests(ctx, event, rules[event.tenant].on_merged(event, view))
+
+    @rt.handles("ticket.status_changed")
+    async def on_status_changed(event: Event, ctx: Context) -> list[Event]:
+        change = event.payload
+        assert isinstance(change, StatusChanged)
+        view, rev = await opened_view(ctx, event)
+        notes = rules[event.tenant].on_status_changed(event, view)
+        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id),
+                       view.model_copy(update={"status": change.status.value}).model_dump(mode="json"), rev)
+        return await requests(ctx, event, notes)
+
+    @rt.handles("ticket.message_added")
+    async def on_message_added(event: Event, ctx: Context) -> list[Event]:
+        """The customer wrote again on the ticket's channel: WhatsApp's 24 h window runs from this message."""
+        m = event.payload
+        assert isinstance(m, MessageAdded)
+        view, rev = await opened_view(ctx, event)
+        if m.author == "customer" and m.channel.value == view.channel:
+            last = view.last_inbound_at
+            if last is None or datetime.fromisoformat(last) < event.occurred_at:
+                ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id), view.model_copy(
+                    update={"last_inbound_at": event.occurred_at.isoformat()}).model_dump(mode="json"), rev)
+        return []
 
     @rt.handles("committee.convened")
     async def on_committee(event: Event, ctx: Context) -> list[Event]:
@@ -223,7 +256,7 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
             ctx.staged.after_commit(functools.partial(arm_retry, event, n, due))
             return []
         attempt = int(record.get("attempt", 0)) + 1
-        transport = transports.get(n.channel)
+        transport = accounts[event.tenant].get(n.channel)
         if transport is None:
             return await to_outbox(event, ctx, n, deliveries, key, entry.revision, attempt)
         message = outgoing(n, policies[event.tenant].notify)

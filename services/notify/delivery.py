@@ -5,12 +5,16 @@ Pure apart from the transports themselves: the handler in app.py owns the delive
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from guardia.settings import Settings
 from shared.schemas import NotificationRequested
 
-from .policy import NotifyPolicy
+from .formatting import as_html, for_channel
+from .policy import ACCOUNT_KEYS, SECRET_KEYS, NotifyPolicy
 from .transports.base import Outgoing, Transport
 from .transports.guard import Guarded
 from .transports.smtp import SmtpSettings, SmtpTransport
@@ -43,6 +47,61 @@ def transports_from(settings: Settings) -> dict[str, Transport]:
     return {channel: Guarded(transport) for channel, transport in out.items()}
 
 
+class AccountError(ValueError):
+    """A tenant's account names a secret that is not where it says (notify refuses to start)."""
+
+
+def read_secret(ref: str, where: str) -> str:
+    """`env:VAR` or `file:/run/secrets/x` (Docker and Kubernetes secrets are files)."""
+    kind, _, name = ref.partition(":")
+    if kind == "env":
+        value = os.environ.get(name, "")
+    else:
+        try:
+            value = Path(name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise AccountError(f"{where}: cannot read {name}: {exc.strerror}") from exc
+    if not value:
+        raise AccountError(f"{where}: {ref} is empty or not set")
+    return value
+
+
+def tenant_settings(settings: Settings, tenant: str, accounts: Mapping[str, str]) -> tuple[Settings, set[str]]:
+    """The settings a tenant's transports are built from, and the channels it has its own accounts for."""
+    update: dict[str, object] = {}
+    own = set()
+    for channel, keys in ACCOUNT_KEYS.items():
+        if not any(k in accounts for k in keys):
+            continue
+        own.add(channel)
+        for k in keys:
+            raw = accounts.get(k)
+            where = f"tenant {tenant}: notify.accounts.{k}"
+            update[k] = (read_secret(raw, where) if k in SECRET_KEYS else raw) if raw is not None \
+                else Settings.model_fields[k].default
+        if channel == "sms":
+            # intake verifies Twilio's signed callbacks with the installation's auth token only: a tenant's
+            # own account asks for none (its SMS are tracked to acceptance), rather than for rejected ones
+            update["public_base_url"] = ""
+    return settings.model_copy(update=update), own
+
+
+def tenant_transports(settings: Settings, tenants: Mapping[str, Mapping[str, str]],
+                      installation: Mapping[str, Transport]) -> dict[str, dict[str, Transport]]:
+    """Per tenant, per channel: the tenant's own account where its policy declares one, else the
+    installation's (GUARDIA_* settings)."""
+    out = {}
+    for tenant, accounts in tenants.items():
+        if not accounts:
+            out[tenant] = dict(installation)
+            continue
+        configured, own = tenant_settings(settings, tenant, accounts)
+        mine = transports_from(configured)
+        out[tenant] = {**{c: t for c, t in installation.items() if c not in own},
+                       **{c: t for c, t in mine.items() if c in own}}
+    return out
+
+
 def in_window(n: NotificationRequested, now: datetime) -> bool:
     """May WhatsApp free text go to this recipient now? Only within 24 h of their last message to us."""
     return n.customer_wrote_at is not None and now - n.customer_wrote_at < WINDOW
@@ -58,7 +117,8 @@ def outgoing(n: NotificationRequested, policy: NotifyPolicy, now: datetime | Non
             values = {"ticket_number": n.ticket_number, "subject": n.subject}
             template = (approved.name, approved.language, tuple(values.get(p, "") for p in approved.parameters))
     return Outgoing(
-        notification_id=n.notification_id, channel=n.channel, to=n.to, body=n.body, subject=n.subject,
+        notification_id=n.notification_id, channel=n.channel, to=n.to, body=for_channel(n.body, n.channel),
+        html=as_html(n.body) if n.channel == "email" else None, subject=n.subject,
         kind=n.kind, ticket_number=n.ticket_number, reply_to=n.reply_to, references=tuple(n.references),
         auto_submitted="auto-replied" if n.audience == "customer" and n.kind == "acknowledgment" else "auto-generated",
         template=template,

@@ -17,6 +17,7 @@ from .rules import TicketView, addresses
 KIND_LABELS = {
     "acknowledgment": "acuse de recibo con el número de tique", "suspension_notice": "aviso de cancelación",
     "merged": "aviso de fusión de tiques", "abusive_language_close": "cierre respetuoso de la atención",
+    "stage_update": "aviso de cambio de etapa", "resolution_summary": "resumen del caso resuelto",
 }
 
 

@@ -5,10 +5,13 @@
 - 001 §2.3: on WhatsApp where it is not official, the customer is told the official channels.
 - 001 §3.5: urgent -> the 24/7 emergency number; escalations -> the level that receives the ticket.
 - 001 §3.7 Fase 2: the committee -> the projects leader convenes it.
+- 000 and 001 §3.5 ("informar al usuario del estado de su solicitud"): the customer hears of each stage change.
+- 004 Notificaciones: when the case is resolved, a summary mail to the customer and everyone involved.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +24,7 @@ from shared.schemas import (
     SlaExempted,
     SlaStarted,
     SlaWarning,
+    StatusChanged,
     TicketAssigned,
     TicketEscalated,
     TicketMerged,
@@ -28,7 +32,19 @@ from shared.schemas import (
 from shared.schemas.sla import fraction_label
 
 from .policy import NotifyPolicy
-from .render import IMPACT, PRIORITY_LABELS, REASON_LABELS, TYPE_LABELS, local_time, render, timezone_label
+from .render import (
+    IMPACT,
+    PRIORITY_LABELS,
+    REASON_LABELS,
+    STAGE_LABELS,
+    TYPE_LABELS,
+    local_time,
+    render,
+    timezone_label,
+)
+
+#: How much of the customer's first message the resolution summary quotes.
+EXCERPT = 600
 
 
 class TicketView(BaseModel):
@@ -49,6 +65,10 @@ class TicketView(BaseModel):
     reply_to: str | None = None  # the opening message's id at the provider: what a reply quotes/threads under
     thread_key: str | None = None  # e-mail: the root of the customer's thread
     last_inbound_at: str | None = None  # the customer's last message: WhatsApp's 24 h window runs from it
+    opened_at: str | None = None
+    request: str = ""  # the opening message, cut to EXCERPT: what the resolution summary recalls
+    status: str = "nuevo"
+    involved: list[str] = []  # every level or area that held the ticket, in order: the summary goes to them
 
 
 def addresses(view: TicketView) -> dict[str, str]:
@@ -77,9 +97,14 @@ def customer_address(view: TicketView) -> tuple[str, str] | None:
 
 
 class NotifyRules:
-    def __init__(self, policy: NotifyPolicy, timezone: str) -> None:
+    def __init__(self, policy: NotifyPolicy, timezone: str, templates: Path | None = None) -> None:
+        """`templates`: the tenant's own template folder, whose files win over the built-in ones by name."""
         self.policy = policy
         self.timezone = timezone
+        self.templates = templates
+
+    def _render(self, template: str, **values: Any) -> str:
+        return render(template, self.templates, **values)
 
     def _common(self, view: TicketView) -> dict[str, Any]:
         p = view.priority or "baja"
@@ -99,16 +124,18 @@ class NotifyRules:
         }
 
     def _to_customer(self, view: TicketView, key: str, kind: str, template: str, subject: str,
-                     values: dict[str, Any]) -> list[NotificationRequested]:
-        """A message to the customer, on the channel they used (nothing if they left no way back)."""
-        address = customer_address(view)
+                     values: dict[str, Any], prefer: str | None = None) -> list[NotificationRequested]:
+        """A message to the customer, on the channel they used (nothing if they left no way back), or on
+        `prefer` when they gave us that address too."""
+        reachable = addresses(view)
+        address = (prefer, reachable[prefer]) if prefer in reachable else customer_address(view)
         if address is None:
             return []
         channel, to = address
         threaded = channel == view.channel  # a reply quotes the customer's message only on its own channel
         references = [view.thread_key] if threaded and view.thread_key and view.thread_key != view.reply_to else []
         return [NotificationRequested(notification_id=key, kind=kind, audience="customer", channel=channel, to=to,
-                                      subject=subject, body=render(template, **values), template=template,
+                                      subject=subject, body=self._render(template, **values), template=template,
                                       ticket_number=view.number, reply_to=view.reply_to if threaded else None,
                                       references=[r for r in references if r.startswith("<")],
                                       customer_wrote_at=view.last_inbound_at if channel == view.channel else None)]
@@ -123,7 +150,7 @@ class NotifyRules:
             channel, to = "whatsapp", person.whatsapp  # 001 §3.5: "a través de WhatsApp"
         if not to:
             return []
-        body = render(template, **values, role=person.name, recipient_name=person.name)
+        body = self._render(template, **{"role": person.name, **values, "recipient_name": person.name})
         return [NotificationRequested(notification_id=key, kind=kind, audience=audience,
                                       channel=channel, to=to, subject=subject, body=body, template=template,
                                       ticket_number=str(values.get("ticket_number", "")))]
@@ -215,3 +242,46 @@ class NotifyRules:
         return self._to_role(c.convener_role, "committee", f"{event.tenant}:committee:{c.batch_number}",
                              "comite.txt.j2", f"Convocar comité de evaluación (sesión {c.batch_number})",
                              values, audience="leader")
+
+    def on_status_changed(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """The customer is kept informed of every stage the tenant's policy names (000; 001 §3.5 "informar
+        al usuario del estado de su solicitud"); a resolution sends 004's summary instead. A change the
+        system made itself (a duplicate cancelled as it was merged) was told already, as the merge."""
+        change = event.payload
+        assert isinstance(change, StatusChanged)
+        if change.status == change.previous or change.by in ("intake", "system"):
+            return []
+        if change.status.value == "resuelto":
+            return self.resolution_summary(event, view, change)
+        if change.status.value not in self.policy.keep_informed:
+            return []
+        stage = STAGE_LABELS.get(change.status.value, change.status.value)
+        values = {**self._common(view), "status": change.status.value, "stage_label": stage,
+                  "reason": change.reason}
+        return self._to_customer(view, f"{event.ticket_id}:etapa:{event.event_id}", "stage_update",
+                                 "etapa.txt.j2", f"[{view.number}] Tu caso está {stage.lower()}", values)
+
+    def resolution_summary(self, event: Event, view: TicketView, change: StatusChanged) -> list[NotificationRequested]:
+        """004 Notificaciones: "una vez finalizado el caso ... el detalle y la resolución del caso", by mail
+        when the customer gave one, to the customer and to "varios destinatarios involucrados en el tema,
+        como también a otros integrantes del equipo": every level that held the ticket and the roles the
+        policy copies. One summary per resolution: a ticket reopened and resolved again sends a new one."""
+        values = {**self._common(view), "opened_at": local_time(view.opened_at, self.timezone),
+                  "resolved_at": local_time(event.occurred_at, self.timezone), "resolution": change.reason,
+                  "request_excerpt": view.request, "handled_by": self._handled_by(view)}
+        key = f"{event.ticket_id}:resumen:{event.event_id}"
+        subject = f"[{view.number}] Resumen del caso resuelto"
+        out = self._to_customer(view, key, "resolution_summary", "resumen_caso.txt.j2", subject,
+                                {**values, "for_customer": True}, prefer="email")
+        told = {n.to for n in out}
+        for role in dict.fromkeys([*view.involved, *self.policy.resolution_copy]):
+            for note in self._to_role(role, "resolution_summary", f"{key}:{role}", "resumen_caso.txt.j2", subject,
+                                      {**values, "for_customer": False}, audience="agent"):
+                if note.to not in told:  # one person holding two roles gets one summary
+                    told.add(note.to)
+                    out.append(note)
+        return out
+
+    def _handled_by(self, view: TicketView) -> str:
+        names = [self.policy.recipients[r].name if r in self.policy.recipients else r for r in view.involved]
+        return ", ".join(dict.fromkeys(names)) or self.policy.signature

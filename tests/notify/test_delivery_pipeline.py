@@ -211,7 +211,7 @@ async def test_a_message_no_channel_can_deliver_becomes_a_task_for_a_person(
     assert undeliverable["reasons"] == ["invalid_recipient", "blocked_by_user"]
     number = next(d["data"]["ticket_number"] for d in await _events(js, ticket) if d["event_type"] == "ticket.opened")
     task = await eventually(lambda: _nonempty(_mails_about(smtp_server, number)), what="the task mail")
-    assert "No pudimos avisar" in task[0]["Subject"] and "por teléfono" in task[0].get_content()
+    assert "No pudimos avisar" in task[0]["Subject"] and "por teléfono" in task[0].get_body(("plain",)).get_content()
     # and the staff channel hears of it too
     await eventually(lambda: _nonempty(_texts_about(staff_webhook, number)), what="the staff webhook")
 

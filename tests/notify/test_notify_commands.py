@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from guardia.cli import app
 from guardia.commands.notify import summarize
+from guardia.policy import BUILTIN_DIR
 
 from .fakes import FakeTelegram
 
@@ -26,6 +29,22 @@ async def test_notify_test_prints_what_the_provider_answered(telegram_api: FakeT
     blocked = await asyncio.to_thread(runner.invoke, app, ["notify", "test", "--channel", "telegram", "--to", "777"],
                                       env=env)
     assert blocked.exit_code == 1 and "blocked_by_user" in blocked.output and "will not help" in blocked.output
+
+
+async def test_notify_test_sends_through_the_tenants_own_account(telegram_api: FakeTelegram, tmp_path: Path) -> None:
+    doc = yaml.safe_load((BUILTIN_DIR / "wolk.yaml").read_text(encoding="utf-8"))
+    doc["notify"]["accounts"] = {"telegram_bot_token": "env:WOLK_TELEGRAM_TOKEN",
+                                 "telegram_api_base_url": telegram_api.url}
+    (tmp_path / "wolk.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    env = {"GUARDIA_POLICY_DIR": str(tmp_path), "WOLK_TELEGRAM_TOKEN": telegram_api.token, "COLUMNS": "200"}
+    runner = CliRunner()
+    ok = await asyncio.to_thread(runner.invoke, app, ["notify", "test", "--tenant", "wolk", "--channel", "telegram",
+                                                      "--to", "4242"], env=env)
+    assert ok.exit_code == 0 and "accepted by telegram" in ok.output, ok.output
+    other = await asyncio.to_thread(runner.invoke, app, ["notify", "test", "--tenant", "mecodex", "--channel",
+                                                         "telegram", "--to", "4242"], env=env)
+    assert other.exit_code == 2 and "not configured for mecodex" in other.output  # wolk's account is wolk's
+    assert len(telegram_api.sent()) == 1
 
 
 def test_notify_test_names_the_settings_a_channel_needs() -> None:

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from services.notify.delivery import in_window, needs_template, outgoing
+import pytest
+
+from guardia.settings import Settings
+from services.notify.delivery import (
+    AccountError,
+    in_window,
+    needs_template,
+    outgoing,
+    tenant_settings,
+    tenant_transports,
+    transports_from,
+)
 from services.notify.policy import NotifyPolicy, WhatsAppTemplate
 from services.notify.transports.base import Outgoing
 from services.notify.transports.smtp import SmtpSettings, build, message_id
@@ -85,3 +97,59 @@ def test_a_long_telegram_text_is_split_at_paragraphs_under_the_limit() -> None:
     assert len(parts) > 1 and all(0 < len(p) <= 4096 for p in parts)
     assert " ".join(" ".join(p.split()) for p in parts) == " ".join(text.split())  # nothing lost
     assert split("x" * 9000) == ["x" * 4096, "x" * 4096, "x" * 808]
+
+
+def test_an_email_goes_with_an_html_part_that_says_the_same_and_other_channels_get_none() -> None:
+    bold = requested().model_copy(update={"body": "Tu tique es *NS-000123*"})
+    mail = outgoing(bold.model_copy(update={"channel": "email", "to": "ana@cliente.co"}), POLICY, NOW)
+    assert mail.body == "Tu tique es NS-000123"
+    assert mail.html is not None and "<strong>NS-000123</strong>" in mail.html
+    wa = outgoing(bold, POLICY, NOW)
+    assert wa.html is None and wa.body == "Tu tique es *NS-000123*"
+
+
+# -- a tenant's own accounts -----------------------------------------------------------------------------------------
+
+INSTALLATION = Settings(whatsapp_access_token="EAAGinstallation", whatsapp_phone_number_id="111",
+                        staff_webhook_url="http://127.0.0.1:9/hook", public_base_url="https://guardia.example")
+
+
+def test_a_tenants_secrets_are_read_from_where_its_policy_says(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "token").write_text("EAAGmecodex\n", encoding="utf-8")
+    monkeypatch.setenv("MECODEX_SMTP_URL", "smtp://soporte:clave@mail.mecodex.co:587")
+    configured, own = tenant_settings(INSTALLATION, "mecodex", {
+        "whatsapp_access_token": f"file:{tmp_path / 'token'}", "whatsapp_phone_number_id": "222",
+        "smtp_url": "env:MECODEX_SMTP_URL", "mail_from": "soporte@mecodex.co"})
+    assert own == {"whatsapp", "email"}
+    assert (configured.whatsapp_access_token, configured.whatsapp_phone_number_id) == ("EAAGmecodex", "222")
+    assert configured.smtp_url == "smtp://soporte:clave@mail.mecodex.co:587"
+    assert configured.whatsapp_api_base_url == Settings.model_fields["whatsapp_api_base_url"].default
+    assert configured.staff_webhook_url == INSTALLATION.staff_webhook_url  # not its own: the installation's
+
+
+def test_a_secret_that_is_not_where_the_policy_says_stops_notify_naming_tenant_and_key(tmp_path: Path) -> None:
+    with pytest.raises(AccountError, match=r"tenant mecodex: notify\.accounts\.telegram_bot_token: env:NOPE_X"):
+        tenant_settings(INSTALLATION, "mecodex", {"telegram_bot_token": "env:NOPE_X"})
+    with pytest.raises(AccountError, match="cannot read"):
+        tenant_settings(INSTALLATION, "mecodex", {"telegram_bot_token": f"file:{tmp_path / 'missing'}"})
+
+
+def test_a_tenants_own_sms_account_asks_twilio_for_no_callback_intake_could_not_verify(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOLK_TWILIO_TOKEN", "f" * 32)
+    configured, _ = tenant_settings(INSTALLATION, "wolk", {
+        "twilio_account_sid": "AC" + "1" * 32, "twilio_auth_token": "env:WOLK_TWILIO_TOKEN", "twilio_from": "+1500"})
+    assert configured.public_base_url == ""
+
+
+def test_each_tenant_sends_through_its_own_account_and_the_others_through_the_installations(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MECODEX_WA", "EAAGmecodex")
+    installation = transports_from(INSTALLATION)
+    by_tenant = tenant_transports(INSTALLATION, {
+        "navegasoft": {}, "mecodex": {"whatsapp_access_token": "env:MECODEX_WA", "whatsapp_phone_number_id": "222"},
+    }, installation)
+    assert by_tenant["navegasoft"]["whatsapp"] is installation["whatsapp"]
+    assert by_tenant["mecodex"]["whatsapp"] is not installation["whatsapp"]
+    assert by_tenant["mecodex"]["webhook"] is installation["webhook"]

@@ -19,6 +19,8 @@ from shared.schemas import (
     SlaExempted,
     SlaStarted,
     SlaWarning,
+    Status,
+    StatusChanged,
     Target,
     TicketAssigned,
     TicketEscalated,
@@ -156,7 +158,7 @@ def test_urgent_assignment_alerts_the_247_emergency_number_on_whatsapp() -> None
     assert (note.channel, note.to) == ("whatsapp", "+573001110000")
     assert note.kind == "emergency_alert"
     assert note.notification_id == f"{TICKET_ID}:emergency"
-    assert note.body.startswith("URGENTE NS-000123")
+    assert note.body.startswith("*URGENTE NS-000123*")  # bold where WhatsApp renders it
 
 
 def test_a_routine_assignment_notifies_nobody() -> None:
@@ -244,3 +246,72 @@ def test_outbox_after_a_torn_last_line_still_writes_each_notification_once(tmp_p
     path.write_text('{"notification_id": "n-0", "tena', encoding="utf-8")  # crash mid-write
     Outbox(path, echo=False).deliver("navegasoft", None, _note("n-1"))
     assert Outbox(path, echo=False).deliver("navegasoft", None, _note("n-1")) is False
+
+
+# -- keeping the customer informed, and the 004 summary ------------------------------------------------------------
+
+
+def changed(status: Status, previous: Status, reason: str = "", by: str = "agente.ana") -> StatusChanged:
+    return StatusChanged(status=status, previous=previous, by=by, reason=reason)
+
+
+def test_waiting_on_the_customer_tells_them_what_is_needed_and_that_the_clock_waits() -> None:
+    event = ev(changed(Status.en_proceso_del_solicitante, Status.en_proceso, "envíanos el XML de la factura"))
+    [note] = RULES.on_status_changed(event, view(channel="whatsapp",
+                                                 customer={"name": "Ana", "phone": "+573001234567"}))
+    assert (note.kind, note.channel, note.to) == ("stage_update", "whatsapp", "+573001234567")
+    assert note.notification_id == f"{TICKET_ID}:etapa:{event.event_id}"  # each change is its own message
+    assert "envíanos el XML de la factura" in note.body and "en pausa" in note.body
+    assert "*NS-000123*" in note.body
+
+
+def test_a_change_the_system_made_itself_or_a_stage_the_tenant_mutes_tells_nobody() -> None:
+    merged_away = ev(changed(Status.cancelado, Status.nuevo, "duplicado de NS-000100", by="intake"))
+    assert RULES.on_status_changed(merged_away, view()) == []
+    muted = NotifyRules(TENANT.notify.model_copy(update={"keep_informed": ()}), TENANT.calendar.timezone)
+    assert muted.on_status_changed(ev(changed(Status.en_proceso, Status.nuevo)), view()) == []
+    assert RULES.on_status_changed(ev(changed(Status.nuevo, Status.cancelado)), view()) == []  # a reopen
+
+
+def test_a_resolution_mails_the_summary_to_the_customer_and_everyone_involved() -> None:
+    event = ev(changed(Status.resuelto, Status.en_proceso, "Se corrigió el certificado del PAC y se re-timbró."))
+    copying = NotifyRules(TENANT.notify.model_copy(update={"resolution_copy": ("lider_de_operaciones",)}),
+                          TENANT.calendar.timezone)
+    notes = copying.on_status_changed(event, view(
+        channel="whatsapp", customer={"name": "Ana", "email": "ana@cliente.co", "phone": "+573001234567"},
+        involved=["nivel_1", "nivel_2"], opened_at=AT.isoformat(), request="No puedo timbrar ninguna factura"))
+    by_to = {n.to: n for n in notes}
+    # 004: "En el correo se comunicará el detalle y la resolución del caso": by mail, though she wrote on WhatsApp
+    assert set(by_to) == {"ana@cliente.co", "soporte@navegasoft.com", "funcional@navegasoft.com",
+                          "lider.operaciones@navegasoft.com"}
+    customer = by_to["ana@cliente.co"]
+    assert (customer.channel, customer.audience, customer.kind) == ("email", "customer", "resolution_summary")
+    assert "Se corrigió el certificado del PAC" in customer.body and "No puedo timbrar" in customer.body
+    assert "Abierto: 04/12/2026 10:00" in customer.body and "Soporte Nivel 1, Soporte Nivel 2" in customer.body
+    staff = by_to["funcional@navegasoft.com"]
+    assert staff.audience == "agent" and staff.body.startswith("Hola Soporte Nivel 2")
+    assert len({n.notification_id for n in notes}) == len(notes)
+
+
+def test_one_person_holding_two_involved_roles_gets_one_summary() -> None:
+    same = TENANT.notify.recipients["nivel_1"]
+    policy = TENANT.notify.model_copy(update={"recipients": {**TENANT.notify.recipients, "nivel_2": same}})
+    notes = NotifyRules(policy, TENANT.calendar.timezone).on_status_changed(
+        ev(changed(Status.resuelto, Status.en_proceso)), view(involved=["nivel_1", "nivel_2"]))
+    assert [n.to for n in notes].count(same.email) == 1
+
+
+def test_a_tenants_own_template_wins_over_the_built_in_one(tmp_path: Path) -> None:
+    own_words = "¡Hola {{ customer_name }}! Caso {{ ticket_number }}.\n{{ signature }}"
+    (tmp_path / "acuse_recibo.txt.j2").write_text(own_words, encoding="utf-8")
+    own = NotifyRules(TENANT.notify, TENANT.calendar.timezone, templates=tmp_path)
+    [note] = own.acknowledgment(ev(started()), view())
+    assert note.body.startswith("¡Hola Ana! Caso NS-000123.")
+    [other] = own.on_abusive(ev(started()), view())  # any template it does not override stays built in
+    assert "no podemos continuar la atención" in other.body
+
+
+def test_every_value_a_tenant_template_may_rely_on_is_one_every_message_gets() -> None:
+    from services.notify.render import COMMON_VALUES
+
+    assert set(RULES._common(view())) == COMMON_VALUES

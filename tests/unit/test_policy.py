@@ -184,3 +184,55 @@ def test_a_fractional_business_days_target_is_rejected_at_load(tmp_path: Path, a
         "solicitud", {"amount": amount, "unit": "business_days"}))
     with pytest.raises(PolicyError, match=r"sla\.targets\.solicitud"):
         load_policy_file(path)
+
+
+# -- notify: a tenant's own templates and accounts ------------------------------------------------------------------
+
+
+def templates_of(tmp_path: Path, files: dict[str, str]) -> Path:
+    write(tmp_path, lambda d: None)
+    folder = tmp_path / "navegasoft" / "templates"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_tenants_template_folder_is_found_beside_its_policy(tmp_path: Path) -> None:
+    folder = templates_of(tmp_path, {"acuse_recibo.txt.j2": "Hola {{ customer_name }}, tique {{ ticket_number }}"})
+    policies = Policies.load(tmp_path)
+    assert policies.templates("navegasoft") == folder
+    assert policies.templates("wolk") is None
+
+
+@pytest.mark.parametrize(("files", "says"), [
+    ({"acuse_recibos.txt.j2": "x"}, "no built-in template has this name"),
+    ({"acuse_recibo.txt.j2": "Hola {{ customer_name }"}, "acuse_recibo.txt.j2:1: template syntax error"),
+    ({"acuse_recibo.txt.j2": "Hola {{ cliente }}"}, "uses cliente, which this message does not receive"),
+])
+def test_a_broken_template_stops_loading_and_says_which_and_why(tmp_path: Path, files: dict[str, str],
+                                                                 says: str) -> None:
+    templates_of(tmp_path, files)
+    with pytest.raises(PolicyError, match="invalid message templates") as err:
+        Policies.load(tmp_path)
+    assert says in str(err.value)
+
+
+@pytest.mark.parametrize(("accounts", "says"), [
+    ({"whatsapp_access_token": "EAAGrealtoken", "whatsapp_phone_number_id": "1"}, "must say where the secret is"),
+    ({"whatsapp_acces_token": "env:X"}, "unknown keys whatsapp_acces_token"),
+    ({"whatsapp_phone_number_id": "1"}, "own whatsapp account also needs whatsapp_access_token"),
+    ({"smtp_url": "env:SMTP_URL"}, "own email account also needs mail_from"),
+])
+def test_a_tenants_accounts_hold_no_secret_and_no_half_account(tmp_path: Path, accounts: dict[str, str],
+                                                                says: str) -> None:
+    path = write(tmp_path, lambda d: d["notify"].update(accounts=accounts))
+    with pytest.raises(PolicyError, match="notify") as err:
+        load_policy_file(path)
+    assert says in str(err.value)
+
+
+def test_the_summary_copies_only_roles_that_have_a_recipient(tmp_path: Path) -> None:
+    path = write(tmp_path, lambda d: d["notify"].update(resolution_copy=["lider_de_calidad"]))
+    with pytest.raises(PolicyError, match="resolution_copy names roles with no recipient: lider_de_calidad"):
+        load_policy_file(path)
