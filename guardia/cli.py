@@ -144,7 +144,7 @@ SERVICE_NAMES = ("intake", "triage", "sla_watch", "escalation", "notify")
 
 def _settings() -> Settings:
     settings = Settings()
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log_format, settings.log_level, show_pii=settings.log_pii)
     return settings
 
 

@@ -79,8 +79,10 @@ async def running(names: tuple[str, ...], settings: Settings) -> AsyncIterator[R
             await rt.start()
             state.services[name] = rt
             if asgi is not None:
+                # log_config=None: uvicorn's loggers propagate to the root handler, whose formatter
+                # masks personal data (logs.py), instead of to handlers of uvicorn's own that would not
                 config = uvicorn.Config(asgi, host=settings.http_host, port=settings.http_port,
-                                        log_level="warning", lifespan="off")
+                                        log_level="warning", lifespan="off", log_config=None)
                 state.http = _Server(config)
                 state.http_task = asyncio.create_task(state.http.serve())
                 while not state.http.started:

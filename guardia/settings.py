@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    log_pii: bool = Field(
+        default=False,
+        description="Log customers' phones, e-mail addresses, tax ids and message bodies as they are. Off: masked "
+                    "(guardia/pii.py). For local debugging only: logs travel further and live longer than events.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Channel accounts of the default tenant (issue: intake takes every channel's real payloads).
     whatsapp_app_secret: str | None = None
