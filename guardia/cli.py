@@ -474,5 +474,28 @@ def schemas_check() -> None:
     raise typer.Exit(1 if problems else 0)
 
 
+@schemas_app.command("asyncapi")
+def schemas_asyncapi(
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write ('-': stdout; default: the checked-in shared/schemas/asyncapi.yaml).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is not current.")] = False,
+) -> None:
+    """Write the AsyncAPI 3.0 document of every subject: its producers, its consumers, its payload schema."""
+    from guardia.asyncapi import ASYNCAPI_PATH, build_document, render
+
+    target = out or ASYNCAPI_PATH
+    text = render(build_document())
+    if check:
+        current = str(target) != "-" and target.exists() and target.read_text(encoding="utf-8") == text
+        if not current:
+            console.print(f"[red]{target} is not current[/red]: run `guardia schemas asyncapi`")
+        raise typer.Exit(0 if current else 1)
+    if str(target) == "-":
+        typer.echo(text, nl=False)
+        return
+    target.write_text(text, encoding="utf-8")
+    console.print(str(target))
+
+
 if __name__ == "__main__":
     app()
