@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    health_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of a service process's /healthz and /readyz (on http_host); 0: none. The gateway serves "
+                    "them on http_port anyway.")
     data_dir: Path = Field(default=Path(".guardia"), description="Embedded nats-server store, outbox.")
     default_tenant: str = "navegasoft"
     policy_dir: Path | None = Field(default=None, description="Extra tenant policies (YAML) to load.")
