@@ -144,7 +144,7 @@ SERVICE_NAMES = ("intake", "triage", "sla_watch", "escalation", "notify")
 
 def _settings() -> Settings:
     settings = Settings()
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log_format, settings.log_level, show_pii=settings.log_pii)
     return settings
 
 
@@ -240,13 +240,12 @@ def events(
         for doc in docs:
             typer.echo(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table("occurred_at", "tenant", "event", "ticket", "producer", "data", box=None)
-    for doc in docs:
-        data = json.dumps(doc.get("data"), ensure_ascii=False)
-        table.add_row(str(doc["occurred_at"])[:19], str(doc["tenant"]), str(doc["event_type"]),
-                      str(doc.get("ticket_id") or "")[:8], str(doc["producer"]), data[:90])
-    console.print(table)
-    console.print(f"{len(docs)} events")
+    from guardia.commands.listing import print_listing
+
+    rows = [(str(doc["occurred_at"]), str(doc["tenant"]), str(doc["event_type"]), str(doc.get("ticket_id") or ""),
+             str(doc["producer"]), json.dumps(doc.get("data"), ensure_ascii=False)) for doc in docs]
+    print_listing(console, ("occurred_at", "tenant", "event", "ticket", "producer", "data"), rows,
+                  prefixes={"occurred_at": 19, "ticket": 8}, widths={"data": 90}, footer=f"{len(docs)} events")
 
 
 dead_letters_app = typer.Typer(help="What was rejected, where and why; re-feed one after a fix.")
@@ -269,16 +268,19 @@ def dead_letters(
         for doc in docs:
             typer.echo(json.dumps(doc, ensure_ascii=False))
         return
-    table = Table("id", "at", "tenant", "source", "reason_code", "reason", box=None)
+    from guardia.commands.listing import print_listing
+
+    columns = ("id", "at", "tenant", "source", "reason_code", "reason", *(("raw",) if raw else ()))
+    rows = []
     for doc in docs:
         data: dict[str, object] = doc["data"]  # type: ignore[assignment]
-        table.add_row(str(doc["event_id"]), str(doc["occurred_at"])[:19], str(doc["tenant"]), str(data["source"]),
-                      str(data["reason_code"]), str(data["reason"])[:100])
+        row = [str(doc["event_id"]), str(doc["occurred_at"]), str(doc["tenant"]), str(data["source"]),
+               str(data["reason_code"]), str(data["reason"])]
         if raw:
-            table.add_row("", "", "", "", "raw",
-                          base64.b64decode(str(data["raw_base64"])).decode(errors="replace")[:300])
-    console.print(table)
-    console.print(f"{len(docs)} dead letters")
+            row.append(base64.b64decode(str(data["raw_base64"])).decode(errors="replace"))
+        rows.append(row)
+    print_listing(console, columns, rows, prefixes={"at": 19}, widths={"reason": 100, "raw": 300},
+                  footer=f"{len(docs)} dead letters")
 
 
 @dead_letters_app.command("retry")
@@ -470,6 +472,29 @@ def schemas_check() -> None:
     for p in problems:
         console.print(f"[red]{p}[/red]")
     raise typer.Exit(1 if problems else 0)
+
+
+@schemas_app.command("asyncapi")
+def schemas_asyncapi(
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write ('-': stdout; default: the checked-in shared/schemas/asyncapi.yaml).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is not current.")] = False,
+) -> None:
+    """Write the AsyncAPI 3.0 document of every subject: its producers, its consumers, its payload schema."""
+    from guardia.asyncapi import ASYNCAPI_PATH, build_document, render
+
+    target = out or ASYNCAPI_PATH
+    text = render(build_document())
+    if check:
+        current = str(target) != "-" and target.exists() and target.read_text(encoding="utf-8") == text
+        if not current:
+            console.print(f"[red]{target} is not current[/red]: run `guardia schemas asyncapi`")
+        raise typer.Exit(0 if current else 1)
+    if str(target) == "-":
+        typer.echo(text, nl=False)
+        return
+    target.write_text(text, encoding="utf-8")
+    console.print(str(target))
 
 
 if __name__ == "__main__":

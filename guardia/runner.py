@@ -21,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from guardia.bus.runtime import ServiceRuntime
+from guardia.health import health_app
 from guardia.policy import Policies
 from guardia.settings import Settings
 
@@ -35,8 +36,10 @@ class Running:
 
     settings: Settings
     services: dict[str, ServiceRuntime] = field(default_factory=dict)
-    http: uvicorn.Server | None = None
+    http: _Server | None = None
     http_task: asyncio.Task[None] | None = None
+    health: _Server | None = None  # /healthz and /readyz on settings.health_port (guardia/health.py)
+    health_task: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -68,32 +71,53 @@ def build_service(name: str, settings: Settings, policies: Policies) -> tuple[Se
     return build(settings, policies), None
 
 
+async def _serve_http(app: Starlette, host: str, port: int) -> tuple[_Server, asyncio.Task[None]]:
+    """Serve `app` until told to stop; returns once it listens (or raises "address already in use")."""
+    # log_config=None: uvicorn's loggers propagate to the root handler, whose formatter masks personal
+    # data (logs.py), instead of to handlers of uvicorn's own that would not
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                    log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+async def _stop_http(server: _Server | None, task: asyncio.Task[None] | None) -> None:
+    if server is not None and task is not None:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task
+
+
 @contextlib.asynccontextmanager
 async def running(names: tuple[str, ...], settings: Settings) -> AsyncIterator[Running]:
-    """Start the named services (and intake's gateway) against settings.nats_url; stop them on exit."""
+    """Start the named services (and intake's gateway) against settings.nats_url; stop them on exit.
+
+    With `health_port`, /healthz and /readyz of these services listen first, so a probe sees the
+    process alive (and not ready) while a service is still starting (triage trains its model)."""
     policies = Policies.load(settings.policy_dir)
     state = Running(settings)
+    runtimes: list[ServiceRuntime] = []
     try:
+        if settings.health_port:
+            state.health, state.health_task = await _serve_http(health_app(runtimes), settings.http_host,
+                                                                settings.health_port)
+            log.info("health_listening", url=f"http://{settings.http_host}:{settings.health_port}/readyz")
         for name in names:
             rt, asgi = build_service(name, settings, policies)
+            runtimes.append(rt)
             await rt.start()
             state.services[name] = rt
             if asgi is not None:
-                config = uvicorn.Config(asgi, host=settings.http_host, port=settings.http_port,
-                                        log_level="warning", lifespan="off")
-                state.http = _Server(config)
-                state.http_task = asyncio.create_task(state.http.serve())
-                while not state.http.started:
-                    if state.http_task.done():
-                        state.http_task.result()  # surfaces "address already in use"
-                    await asyncio.sleep(0.02)
+                state.http, state.http_task = await _serve_http(asgi, settings.http_host, settings.http_port)
                 log.info("gateway_listening", url=state.base_url)
         yield state
     finally:
-        if state.http is not None and state.http_task is not None:
-            state.http.should_exit = True
-            with contextlib.suppress(Exception):
-                await state.http_task
+        await _stop_http(state.http, state.http_task)
+        await _stop_http(state.health, state.health_task)
         for name in reversed(list(state.services)):
             with contextlib.suppress(Exception):
                 await state.services[name].stop()

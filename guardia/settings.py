@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    health_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of a service process's /healthz and /readyz (on http_host); 0: none. The gateway serves "
+                    "them on http_port anyway.")
     data_dir: Path = Field(default=Path(".guardia"), description="Embedded nats-server store, outbox.")
     default_tenant: str = "navegasoft"
     policy_dir: Path | None = Field(default=None, description="Extra tenant policies (YAML) to load.")
@@ -43,6 +47,10 @@ class Settings(BaseSettings):
     )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    log_pii: bool = Field(
+        default=False,
+        description="Log customers' phones, e-mail addresses, tax ids and message bodies as they are. Off: masked "
+                    "(guardia/pii.py). For local debugging only: logs travel further and live longer than events.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Channel accounts of the default tenant (issue: intake takes every channel's real payloads).
     whatsapp_app_secret: str | None = None

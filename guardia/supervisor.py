@@ -99,7 +99,8 @@ async def serve(settings: Settings, after_start: Callable[[Up], Coroutine[Any, A
         if drained:
             log.info("migrated_to_partitions", handled=drained)
         env = {**os.environ, "NATS_URL": settings.nats_url or "", "GUARDIA_DATA_DIR": str(settings.data_dir),
-               "GUARDIA_HTTP_HOST": settings.http_host, "GUARDIA_HTTP_PORT": str(settings.http_port)}
+               "GUARDIA_HTTP_HOST": settings.http_host, "GUARDIA_HTTP_PORT": str(settings.http_port),
+               "GUARDIA_HEALTH_PORT": "0"}  # five processes cannot share one health port; `up` watches them itself
         children = [Child(name, env) for name in SERVICES]
         for child in children:
             child.start()
@@ -137,7 +138,8 @@ async def serve(settings: Settings, after_start: Callable[[Up], Coroutine[Any, A
 
 
 async def _ready(up: Up, children: list[Child], stop: asyncio.Event, within: float = 120.0) -> None:
-    """The gateway answers and every service keeps its heartbeat (or we are asked to stop)."""
+    """The gateway is ready (NATS, streams, intake's consumers) and every service keeps its heartbeat
+    (or we are asked to stop)."""
     deadline = time.monotonic() + within
     beats = [up.settings.data_dir / f"{c.service}.alive" for c in children]
     async with httpx.AsyncClient(timeout=2) as http:
@@ -146,7 +148,7 @@ async def _ready(up: Up, children: list[Child], stop: asyncio.Event, within: flo
                 if child.exited is not None:
                     raise RuntimeError(f"{child.service} exited with {child.exited} while starting")
             with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"{up.base_url}/healthz")).status_code == 200 and all(b.exists() for b in beats):
+                if (await http.get(f"{up.base_url}/readyz")).status_code == 200 and all(b.exists() for b in beats):
                     return
             await asyncio.sleep(0.2)
     if not stop.is_set():

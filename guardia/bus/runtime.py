@@ -477,6 +477,13 @@ class ServiceRuntime:
         return self._nc is not None and self._nc.is_connected
 
     @property
+    def pulling(self) -> bool:
+        """Started, not stopping, and every pull loop still running: a loop that died would leave its
+        consumer unread while the process looks alive (what `/readyz` reports)."""
+        return (bool(self._loops) and not self._stopping
+                and all(loop.task is not None and not loop.task.done() for loop in self._loops))
+
+    @property
     def js(self) -> JetStreamContext:
         if self._js is None:
             raise RuntimeError(f"{self.name} is not started")

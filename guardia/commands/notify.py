@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from guardia.commands.listing import print_listing
 from guardia.settings import Settings
 
 notify_app = typer.Typer(help="Notifications: try a transport, see a ticket's deliveries.", no_args_is_help=True)
@@ -106,12 +106,10 @@ def notify_status(
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    table = Table("notification", "kind", "channel", "to", "attempts", "status", "detail", box=None)
-    for r in rows:
-        table.add_row(r["notification_id"], r["kind"], r["channel"], r["to"], str(r["attempts"]), r["status"],
-                      r["detail"])
-    console.print(table)
-    console.print(f"{len(rows)} notifications")
+    print_listing(console, ("notification", "kind", "channel", "to", "attempts", "status", "detail"),
+                  [(str(r["notification_id"]), str(r["kind"]), str(r["channel"]), str(r["to"]), str(r["attempts"]),
+                    str(r["status"]), str(r["detail"])) for r in rows],
+                  widths={"detail": 120}, footer=f"{len(rows)} notifications")
 
 
 def summarize(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,7 +132,7 @@ def summarize(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "notification.failed":
             row.update(attempts=max(row["attempts"], int(data.get("attempt", 1))),
                        status="retrying" if data.get("will_retry") else "failed",
-                       detail=f"{data.get('reason_code')}: {data.get('error', '')}"[:120])
+                       detail=f"{data.get('reason_code')}: {data.get('error', '')}")
         elif kind == "notification.delivered":
             row.update(status="read" if data.get("read") else "delivered")
         elif kind == "notification.undeliverable":

@@ -7,7 +7,8 @@
 | POST   | /v1/tickets/{id}/classification | an agent corrects type/priority/area/categories   |
 | POST   | /v1/tickets/{id}/merge/undo   | an agent undoes a duplicate merge (with a reason)   |
 | GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
-| GET    | /healthz                      | liveness and the NATS connection                    |
+| GET    | /healthz                      | liveness: the process answers (guardia/health.py)   |
+| GET    | /readyz                       | ready: NATS, streams and intake's consumers, or 503 |
 | POST   | /webhooks/<provider>          | WhatsApp, Telegram, e-mail (raw, Mailgun, SendGrid),|
 |        |                               | Zadarma, Twilio, Crisp, Tawk.to, web form (webhooks.py) |
 
@@ -30,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from guardia.health import health_routes
 from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import ReclassificationRequested, Status, make_event
@@ -248,11 +250,6 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_ids": [str(e.event_id) for e in published]}, status_code=202)
 
-    async def healthz(request: Request) -> JSONResponse:
-        connected = runtime.connected
-        return JSONResponse({"status": "ok" if connected else "degraded", "nats": connected},
-                            status_code=200 if connected else 503)
-
     async def unavailable(request: Request, exc: Exception) -> Response:
         """Not now, not never: the request was not accepted and nothing is half-done; retry it
         (providers do, with the same message id, and find the same ticket)."""
@@ -269,6 +266,6 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             Route("/v1/tickets/{ticket_id}/classification", post_classification, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/merge/undo", post_undo_merge, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            *health_routes([runtime]),
         ]
     )

@@ -81,3 +81,14 @@ def test_dockerfile_installs_the_package_and_enters_through_the_cli() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install ." in dockerfile
     assert 'ENTRYPOINT ["guardia"]' in dockerfile
+
+
+def test_every_service_container_is_healthy_only_when_its_readyz_answers_200() -> None:
+    services = _compose()
+    for name in SERVICE_NAMES:
+        svc = services[name]
+        env: dict[str, str] = svc["environment"]  # type: ignore[assignment]
+        port = env["GUARDIA_HTTP_PORT"] if name == "intake" else env["GUARDIA_HEALTH_PORT"]
+        check = " ".join(svc["healthcheck"]["test"])  # type: ignore[index]
+        assert f"http://localhost:{port}/readyz" in check, name
+        assert "status != 200" in check, name
