@@ -6,6 +6,7 @@ problema 24 h, pregunta 48 h, solicitud 3 business days; WhatsApp not official, 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from guardia.analytics.whatif_input import parse_lines, read_stream
 from guardia.analytics.whatif_report import render, render_attainment_csv
 from guardia.cli import app
 from guardia.policy import Policies, TenantPolicy
+from guardia.settings import Settings
 from shared.schemas import event_subject
 
 from .log import BUILTIN, TENANT, Log, at, load_named, policy_yaml, week, write_policy
@@ -287,3 +289,38 @@ async def test_the_stream_gives_the_same_what_if_as_the_dump(nats_url: str, tmp_
     assert docs == log.docs
     result = whatif(docs, proposal(tmp_path, tighter_problema))
     assert numbers(result.gained) == ["NS-1", "NS-6"]
+
+
+@pytest.mark.e2e
+async def test_the_baseline_reproduces_what_the_real_sla_watch_recorded(settings: Settings, tmp_path: Path) -> None:
+    """The inputs alone go to GUARDIA_EVENTS; the real sla_watch writes the clocks (its timers, all in the
+    past, fire through NATS); the what-if must reproduce every one of them, then flip the same tickets."""
+    import nats
+
+    from guardia.bus.topology import EVENTS, ensure_streams
+    from guardia.runner import running
+
+    log = week()
+    inputs = [d for d in log.docs if not d["event_type"].startswith("sla.")]
+    expected = len(log.docs) - len(inputs)
+    nc = await nats.connect(settings.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        async with running(("sla_watch",), settings):
+            for doc in inputs:
+                subject = event_subject(doc["tenant"], doc["event_type"], str(doc["ticket_id"]))
+                await js.publish(subject, json.dumps(doc).encode(), stream=EVENTS)
+
+            for _ in range(100):
+                written = await read_stream(str(settings.nats_url), TENANT)
+                if sum(d["event_type"].startswith("sla.") for d in written) >= expected:
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)  # anything doubled would have arrived by now
+    finally:
+        await nc.close()
+    docs = await read_stream(str(settings.nats_url), TENANT)
+    assert sum(d["event_type"].startswith("sla.") for d in docs) == expected
+    assert whatif(docs, Policies.load()[TENANT]).verified
+    assert numbers(whatif(docs, proposal(tmp_path, tighter_problema)).gained) == ["NS-1", "NS-6"]
