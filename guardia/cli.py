@@ -36,6 +36,15 @@ def _register_notify() -> None:
 
 
 _register_notify()
+
+
+def _register_whatif() -> None:
+    from guardia.commands.whatif import whatif_command
+
+    app.command("whatif")(whatif_command)
+
+
+_register_whatif()
 triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 

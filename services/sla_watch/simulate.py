@@ -8,7 +8,8 @@ first (so a ticket resolved exactly at its deadline is met).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -34,6 +35,7 @@ class _Line(BaseModel):
 class Opened(_Line):
     type: Literal["opened"]
     channel: Channel = Channel.email
+    eligible: bool = True  # 004: live takes it from ticket.opened.standing; an ineligible ticket gets no clock
 
 
 class Classified(_Line):
@@ -55,6 +57,7 @@ class Message(_Line):
 class Merged(_Line):
     type: Literal["merged"]
     into: str
+    undone: bool = False  # an agent undid the merge: the ticket gets its clock back (001 §3.4.1)
 
 
 TimelineLine = Annotated[Opened | Classified | StatusLine | Message | Merged, Field(discriminator="type")]
@@ -93,25 +96,40 @@ def simulate(timeline: list[TimelineLine], policy: SlaPolicy, engine: Engine, wh
     records: list[tuple[datetime, int, dict[str, Any]]] = []
     seq = 0
     for ticket_id, lines in by_ticket.items():
-        for emitted_clock, e in _run_ticket(rules, engine, lines, horizon):
+        for emitted_clock, e in run_ticket(rules, engine, lines, horizon).emitted:
+            if not _is_clock_event(e):
+                continue
             seq += 1
             records.append((e.at, seq, _record(ticket_id, emitted_clock, e, engine.calendar.tz)))
     records.sort(key=lambda r: (r[0], r[1]))
     return [r[2] for r in records if r[0] <= horizon]
 
 
-def _run_ticket(rules: SlaRules, engine: Engine, lines: list[TimelineLine], horizon: datetime
-                ) -> Iterator[tuple[str, Emitted]]:
-    t: TicketClocks | None = None
+@dataclass
+class TicketRun:
+    """One ticket's run: its final state (None if never opened) and everything the rules emitted, each
+    with the clock it belongs to; exemptions included, so a what-if sees them appear or vanish."""
+
+    state: TicketClocks | None = None
+    emitted: list[tuple[str, Emitted]] = field(default_factory=list)
+
+
+def run_ticket(rules: SlaRules, engine: Engine, lines: list[TimelineLine], horizon: datetime) -> TicketRun:
+    """Feed one ticket's inputs (in time order) through the live rules, firing timers at their instants.
+
+    The one driver of the rules without NATS: `simulate` and `guardia whatif` both use it."""
+    run = TicketRun()
     for line in lines:
         if line.at > horizon:
             break
+        t = run.state
         if t is not None:
             for clock in t.clocks.values():  # timers strictly before this input fire first
-                yield from ((clock.name, e) for e in engine.due(clock, line.at - _TICK))
+                run.emitted += ((clock.name, e) for e in engine.due(clock, line.at - _TICK))
         if isinstance(line, Opened):
             if t is None:
-                t = TicketClocks(tenant="sim", opened_at=line.at, channel=line.channel, correlation_id=line.ticket_id)
+                run.state = TicketClocks(tenant="sim", opened_at=line.at, channel=line.channel,
+                                         correlation_id=line.ticket_id, eligible=line.eligible)
             continue
         if t is None:
             raise TimelineError(f"ticket {line.ticket_id}: '{line.type}' at {line.at} before it was opened")
@@ -123,12 +141,13 @@ def _run_ticket(rules: SlaRules, engine: Engine, lines: list[TimelineLine], hori
         elif isinstance(line, Message):
             out = rules.on_customer_message(t, line.at, key) if line.author == "customer" else []
         else:
-            out = rules.on_merged(t, line.at, undone=False)
+            out = rules.on_merged(t, line.at, undone=line.undone)
         current = t.current()
-        yield from ((current.name if current else "resolution", e) for e in out if _is_clock_event(e))
-    if t is not None:
-        for clock in t.clocks.values():
-            yield from ((clock.name, e) for e in engine.due(clock, horizon))
+        run.emitted += ((current.name if current else "resolution", e) for e in out)
+    if run.state is not None:
+        for clock in run.state.clocks.values():
+            run.emitted += ((clock.name, e) for e in engine.due(clock, horizon))
+    return run
 
 
 def _is_clock_event(e: Emitted) -> bool:
