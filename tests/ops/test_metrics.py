@@ -1,0 +1,127 @@
+"""/metrics (guardia/metrics.py) on a service process and on the gateway, against a real nats-server and
+real HTTP; and a body too large for one NATS message kept in the dead letters' object store."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import httpx
+from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from guardia.bus.topology import DEAD_LETTER_BODIES
+from guardia.embedded import free_port
+from guardia.runner import SERVICES, running
+from guardia.settings import Settings
+from tests.e2e.helpers import contact, dead_letters, events, eventually
+
+Sample = tuple[str, frozenset[tuple[str, str]]]
+
+
+async def _scrape(url: str) -> dict[Sample, float]:
+    """Every sample of a /metrics answer, by name and labels."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def _now(name: str, **labels: str) -> float:
+    """A sample's value in this process before the action under test (counters are process-wide)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _at(samples: dict[Sample, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_a_contact_through_the_pipeline_shows_on_a_service_s_metrics(
+    settings: Settings, js: JetStreamContext
+) -> None:
+    settings = settings.model_copy(update={"health_port": free_port()})
+    opened = {"service": "sla_watch", "event_type": "ticket.opened", "outcome": "ok"}
+    classified = {"service": "triage", "event_type": "ticket.opened", "outcome": "ok"}
+    before_opened = _now("guardia_events_handled_total", **opened)
+    before_classified = _now("guardia_events_handled_total", **classified)
+    before_latency = _now("guardia_handler_seconds_count", service="sla_watch", event_type="ticket.opened")
+    async with running(SERVICES, settings) as state, httpx.AsyncClient(base_url=state.base_url, timeout=10) as http:
+        before_sent = {t: _now("guardia_notifications_total", transport=t, outcome="sent") for t in ("outbox",)}
+        answer = await http.post("/v1/contacts", json=contact("No puedo ingresar a la plataforma, urgente"))
+        assert answer.status_code == 202
+        ticket = answer.json()["ticket_id"]
+        sent = await eventually(lambda: events(js, ticket, "ev.*.*.notification.sent"), within=30,
+                                what="the acknowledgment sent")
+        transport = sent[0]["data"]["transport"]
+        await eventually(lambda: events(js, ticket, "ev.*.*.sla.started"), what="the clock started")
+
+        samples = await _scrape(f"http://{settings.http_host}:{settings.health_port}/metrics")
+
+    assert _at(samples, "guardia_events_handled_total", **opened) == before_opened + 1
+    assert _at(samples, "guardia_events_handled_total", **classified) == before_classified + 1
+    assert _at(samples, "guardia_handler_seconds_count", service="sla_watch",
+               event_type="ticket.opened") == before_latency + 1
+    assert _at(samples, "guardia_notifications_total", transport=transport, outcome="sent") >= \
+        before_sent.get(transport, 0.0) + 1
+    # counted from sla_watch's bucket on this (wiped) server: exactly this ticket's running clock
+    assert _at(samples, "guardia_sla_open_clocks", tenant="navegasoft", state="running") == 1
+    assert _at(samples, "guardia_sla_open_clocks", tenant="navegasoft", state="breached") == 0
+    # every consumer of every service reports its backlog; nothing left unacked once the flow is done
+    pending = {dict(labels)["consumer"] for (name, labels) in samples if name == "guardia_consumer_pending"}
+    assert {"triage-p00", "sla_watch-p15", "notify-p07", "intake_raw", "sla_watch_timers"} <= pending
+    assert _at(samples, "guardia_consumer_pending", service="sla_watch", stream="GUARDIA_EVENTS",
+               consumer="sla_watch-p00") == 0
+
+
+async def test_a_malformed_webhook_counts_its_dead_letter_reason_and_its_status_on_the_gateway(
+    settings: Settings, js: JetStreamContext
+) -> None:
+    letters = {"service": "intake", "reason_code": "malformed_json", "stored": "inline"}
+    requests = {"provider": "telegram", "status": "400"}
+    before_letters = _now("guardia_dead_letters_total", **letters)
+    before_requests = _now("guardia_webhook_requests_total", **requests)
+    before_ok = _now("guardia_webhook_requests_total", provider="telegram", status="200")
+    async with running(("intake",), settings) as state, httpx.AsyncClient(base_url=state.base_url) as http:
+        bad = await http.post("/webhooks/telegram", content=b'{"update_id": 1, "message": {',
+                              headers={"content-type": "application/json"})
+        assert bad.status_code == 400
+        samples = await _scrape(f"{state.base_url}/metrics")
+
+    assert _at(samples, "guardia_dead_letters_total", **letters) == before_letters + 1
+    assert _at(samples, "guardia_webhook_requests_total", **requests) == before_requests + 1
+    assert _at(samples, "guardia_webhook_requests_total", provider="telegram", status="200") == before_ok
+    assert (await dead_letters(js))[0]["data"]["reason_code"] == "malformed_json"
+
+
+async def test_a_5_mb_webhook_body_gets_413_and_its_bytes_are_kept_in_the_object_store(
+    settings: Settings, js: JetStreamContext
+) -> None:
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "x" * (5 * 1024 * 1024)}]}).encode()
+    stored = {"service": "intake", "reason_code": "payload_too_large", "stored": "object_store"}
+    before = _now("guardia_dead_letters_total", **stored)
+    async with running(("intake",), settings) as state, httpx.AsyncClient(base_url=state.base_url, timeout=30) as http:
+        answer = await http.post("/webhooks/whatsapp", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 413 and answer.json()["error"] == "payload_too_large"
+        samples = await _scrape(f"{state.base_url}/metrics")
+
+    [letter] = await dead_letters(js)
+    data = letter["data"]
+    assert data["reason_code"] == "payload_too_large" and data["raw_size"] == len(body)
+    assert data["raw_base64"] == ""  # the event itself stays under NATS's max payload
+    digest = hashlib.sha256(body).hexdigest()
+    assert data["raw_ref"] == {"bucket": DEAD_LETTER_BODIES, "name": digest, "size": len(body), "sha256": digest}
+    kept = await (await js.object_store(DEAD_LETTER_BODIES)).get(digest)
+    assert kept.data == body
+    assert _at(samples, "guardia_dead_letters_total", **stored) == before + 1
+
+
+async def test_a_small_dead_letter_keeps_its_bytes_inline(settings: Settings, js: JetStreamContext) -> None:
+    raw = b'{"update_id": 1,'
+    async with running(("intake",), settings) as state, httpx.AsyncClient(base_url=state.base_url) as http:
+        assert (await http.post("/webhooks/telegram", content=raw)).status_code == 400
+    [letter] = await dead_letters(js)
+    assert letter["data"]["raw_ref"] is None
+    assert base64.b64decode(letter["data"]["raw_base64"]) == raw
