@@ -1,18 +1,27 @@
 """/metrics (guardia/metrics.py) on a service process and on the gateway, against a real nats-server and
-real HTTP; and a body too large for one NATS message kept in the dead letters' object store."""
+real HTTP; a body too large for one NATS message kept in the dead letters' object store; and the
+dashboard, alert rules and README naming only (and all) the metrics the code exports."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+import guardia.metrics  # noqa: F401  (defines the metrics: the registry holds them once imported)
 from guardia.bus.topology import DEAD_LETTER_BODIES
+from guardia.cli import app as cli
 from guardia.embedded import free_port
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
@@ -118,6 +127,34 @@ async def test_a_5_mb_webhook_body_gets_413_and_its_bytes_are_kept_in_the_object
     assert _at(samples, "guardia_dead_letters_total", **stored) == before + 1
 
 
+async def test_dead_letters_lists_a_stored_body_s_reference_and_retry_posts_the_stored_bytes_again(
+    settings: Settings, js: JetStreamContext
+) -> None:
+    body = b'{"update_id": 1, "message": {"text": "' + b"y" * (2 * 1024 * 1024) + b'"}}'
+    digest = hashlib.sha256(body).hexdigest()
+    env = {"NATS_URL": settings.nats_url or ""}
+    async with running(("intake",), settings) as state, httpx.AsyncClient(base_url=state.base_url, timeout=30) as http:
+        assert (await http.post("/webhooks/telegram", content=body)).status_code == 413
+        [letter] = await eventually(lambda: dead_letters(js), what="the dead letter")
+        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["dead-letters"], env=env)
+        assert listed.exit_code == 0, listed.output
+        [row] = listed.stdout.splitlines()[1:]
+        assert row.split("\t")[6] == f"object {DEAD_LETTER_BODIES}/{digest} ({len(body)} bytes, sha256 {digest})"
+
+        # the retry reads the bytes back from the object store and posts them as they came: 413 again
+        retried = await asyncio.to_thread(CliRunner().invoke, cli,
+                                          ["dead-letters", "retry", letter["event_id"], "--url", state.base_url],
+                                          env=env)
+        assert retried.exit_code == 1 and "413" in retried.stdout
+        again = await eventually(lambda: _more_than_one(js), what="the retry's dead letter")
+    assert [d["data"]["raw_ref"]["sha256"] for d in again] == [digest, digest]
+
+
+async def _more_than_one(js: JetStreamContext) -> list[dict[str, Any]] | None:
+    letters = await dead_letters(js)
+    return letters if len(letters) > 1 else None
+
+
 async def test_a_small_dead_letter_keeps_its_bytes_inline(settings: Settings, js: JetStreamContext) -> None:
     raw = b'{"update_id": 1,'
     async with running(("intake",), settings) as state, httpx.AsyncClient(base_url=state.base_url) as http:
@@ -125,3 +162,51 @@ async def test_a_small_dead_letter_keeps_its_bytes_inline(settings: Settings, js
     [letter] = await dead_letters(js)
     assert letter["data"]["raw_ref"] is None
     assert base64.b64decode(letter["data"]["raw_base64"]) == raw
+
+
+# -- the dashboard and the alert rules in deploy/ ---------------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+METRIC_NAME = re.compile(r"\bguardia_[a-z0-9_]+\b")
+
+
+def _exported() -> dict[str, set[str]]:
+    """guardia's metric families -> the sample names Prometheus sees for each (guardia/metrics.py)."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    return {family.name: {family.name + s for s in suffixes[family.type]}
+            for family in REGISTRY.collect() if family.name.startswith("guardia_")}
+
+
+def _names_in(expressions: list[str]) -> set[str]:
+    return {name for expr in expressions for name in METRIC_NAME.findall(expr)}
+
+
+def test_the_alert_rules_are_valid_yaml_with_the_expected_alerts_on_exported_metrics() -> None:
+    doc = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    rules = [rule for group in doc["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in rules} == {
+        "GuardiaConsumerLag", "GuardiaRedeliveries", "GuardiaDeadLetters", "GuardiaDeadLetterWriteFailed",
+        "GuardiaSlaBreachRate", "GuardiaNotificationFailures", "GuardiaWebhookServerErrors"}
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("warning", "critical")
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    sample_names = set().union(*_exported().values())
+    used = _names_in([str(rule["expr"]) for rule in rules])
+    assert used and used <= sample_names, used - sample_names
+
+
+def test_the_dashboard_parses_and_charts_every_exported_metric_and_nothing_else() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "guardia-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = _names_in(expressions)
+    exported = _exported()
+    assert used <= set().union(*exported.values()), used - set().union(*exported.values())
+    uncharted = {family for family, names in exported.items() if not names & used}
+    assert not uncharted, f"metrics the dashboard does not show: {uncharted}"
+
+
+def test_the_readme_names_every_exported_metric() -> None:
+    readme = (DEPLOY.parent / "README.md").read_text()
+    missing = {family for family, names in _exported().items()
+               if not any(f"`{name}`" in readme for name in names | {family})}
+    assert not missing, f"README 'Operating guardia' does not describe: {missing}"
