@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -31,8 +31,11 @@ log = structlog.get_logger("guardia.metrics")
 
 #: How long a consumer's pending and redelivery counts read from the server are reused.
 CONSUMER_POLL_SECONDS = 15.0
-#: Each NATS request of a scrape gives up after this long: a scrape must answer in time.
+#: Each NATS request of a scrape-time refresh gives up after this long.
 SCRAPE_TIMEOUT = 2.0
+#: How long a scrape waits for the refresh it started before answering with the values it has
+#: (Prometheus's scrape_timeout is 10 s by default).
+SCRAPE_WAIT = 5.0
 
 EVENTS_HANDLED = Counter(
     "guardia_events_handled", "Messages a service's consumers handled, by event type and outcome "
@@ -106,22 +109,31 @@ def webhook_answered(provider: str, status: int) -> None:
 
 @dataclass
 class ScrapeHook:
-    """A refresh of scrape-time values, run at most every `every` seconds (concurrent scrapes share a run)."""
+    """A refresh of scrape-time values, run at most every `every` seconds in the background.
+
+    A scrape waits up to `SCRAPE_WAIT` for a refresh it started (or one already running), then answers
+    with what the gauges hold: a slow NATS or a long scan (sla_watch's bucket) makes values late, never
+    a scrape time out, and concurrent scrapes share one refresh."""
 
     refresh: Callable[[], Awaitable[None]]
     every: float
+    timeout: float = 60.0
     last: float = float("-inf")
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        async with self.lock:
-            if time.monotonic() - self.last < self.every:
-                return
-            try:
-                await asyncio.wait_for(self.refresh(), timeout=max(SCRAPE_TIMEOUT, 5.0))
-            except Exception as exc:  # a scrape still answers, with the values it had
-                log.debug("scrape_refresh_failed", error=f"{type(exc).__name__}: {exc}")
-            self.last = time.monotonic()
+        if self.task is None and time.monotonic() - self.last >= self.every:
+            self.task = asyncio.create_task(self._refresh())
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=SCRAPE_WAIT)
+
+    async def _refresh(self) -> None:
+        try:
+            await asyncio.wait_for(self.refresh(), timeout=self.timeout)
+        except Exception as exc:  # the gauges keep their last values
+            log.debug("scrape_refresh_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.last, self.task = time.monotonic(), None
 
 
 async def poll_consumers(rt: ServiceRuntime) -> None:

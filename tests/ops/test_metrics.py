@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-import guardia.metrics  # noqa: F401  (defines the metrics: the registry holds them once imported)
+import guardia.metrics
 from guardia.bus.topology import DEAD_LETTER_BODIES
 from guardia.cli import app as cli
 from guardia.embedded import free_port
@@ -210,3 +210,22 @@ def test_the_readme_names_every_exported_metric() -> None:
     missing = {family for family, names in _exported().items()
                if not any(f"`{name}`" in readme for name in names | {family})}
     assert not missing, f"README 'Operating guardia' does not describe: {missing}"
+
+
+async def test_a_slow_scrape_time_refresh_answers_with_the_values_it_has_and_is_shared(monkeypatch: Any) -> None:
+    monkeypatch.setattr(guardia.metrics, "SCRAPE_WAIT", 0.05)
+    runs: list[float] = []
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        runs.append(asyncio.get_running_loop().time())
+        await release.wait()
+
+    hook = guardia.metrics.ScrapeHook(slow, every=60.0)
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(hook.run(), hook.run())  # two scrapes at once
+    assert asyncio.get_running_loop().time() - started < 1.0 and len(runs) == 1
+    release.set()
+    await asyncio.sleep(0.01)
+    await hook.run()  # fresh for another `every` seconds: no second run
+    assert len(runs) == 1 and hook.task is None
