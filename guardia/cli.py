@@ -279,17 +279,47 @@ def dead_letters(
         return
     from guardia.commands.listing import print_listing
 
-    columns = ("id", "at", "tenant", "source", "reason_code", "reason", *(("raw",) if raw else ()))
+    columns = ("id", "at", "tenant", "source", "reason_code", "reason", "body", *(("raw",) if raw else ()))
     rows = []
     for doc in docs:
         data: dict[str, object] = doc["data"]  # type: ignore[assignment]
+        ref = data.get("raw_ref")
         row = [str(doc["event_id"]), str(doc["occurred_at"]), str(doc["tenant"]), str(data["source"]),
-               str(data["reason_code"]), str(data["reason"])]
+               str(data["reason_code"]), str(data["reason"]), _body_where(data)]
         if raw:
-            row.append(base64.b64decode(str(data["raw_base64"])).decode(errors="replace"))
+            row.append(f"(in {_body_where(data)}; `guardia dead-letters retry` reads it)" if ref else
+                       base64.b64decode(str(data["raw_base64"])).decode(errors="replace"))
         rows.append(row)
     print_listing(console, columns, rows, prefixes={"at": 19}, widths={"reason": 100, "raw": 300},
                   footer=f"{len(docs)} dead letters")
+
+
+def _body_where(data: dict[str, object]) -> str:
+    """Where a dead letter's raw bytes are: inline, or the object store reference (bucket/sha256)."""
+    ref = data.get("raw_ref")
+    if isinstance(ref, dict):
+        return f"object {ref['bucket']}/{ref['name']} ({ref['size']} bytes, sha256 {ref['sha256']})"
+    return f"inline ({data.get('raw_size', 0)} bytes)"
+
+
+async def _dead_letter_body(data: dict[str, object]) -> bytes:
+    """A dead letter's raw bytes: inline, or read back from its object store and checked against its sha256."""
+    import hashlib
+
+    from guardia.runner import resolve_nats_url
+
+    ref = data.get("raw_ref")
+    if not isinstance(ref, dict):
+        return base64.b64decode(str(data["raw_base64"]))
+    nc = await nats.connect(resolve_nats_url(_settings()))
+    try:
+        store = await nc.jetstream().object_store(str(ref["bucket"]))
+        body = (await store.get(str(ref["name"]))).data or b""
+    finally:
+        await nc.close()
+    if hashlib.sha256(body).hexdigest() != ref["sha256"]:
+        raise RuntimeError(f"object {ref['bucket']}/{ref['name']} does not match the dead letter's sha256")
+    return body
 
 
 @dead_letters_app.command("retry")
@@ -311,7 +341,7 @@ def dead_letters_retry(
         console.print(f"[red]{len(matches)} dead letters match {letter_id!r}[/red]")
         raise typer.Exit(1)
     data: dict[str, object] = matches[0]["data"]  # type: ignore[assignment]
-    body = base64.b64decode(str(data["raw_base64"]))
+    body = asyncio.run(_dead_letter_body(data))
     source = str(data["source"])
     if source.startswith("gateway "):
         method, path = source.removeprefix("gateway ").split(" ", 1)

@@ -1,4 +1,5 @@
-"""Liveness and readiness over HTTP: `/healthz` and `/readyz`, for orchestrators and compose.
+"""Liveness and readiness over HTTP: `/healthz` and `/readyz`, for orchestrators and compose; and
+`/metrics` for Prometheus (guardia/metrics.py).
 
 - `/healthz` (alive): the process answers, its event loop turns. 200 whatever NATS does: restarting a
   service because NATS is away would not bring NATS back, and a running service reconnects by itself.
@@ -19,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js.errors import NotFoundError
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from guardia import metrics
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.topology import STREAMS
 
@@ -108,7 +111,7 @@ async def check(runtimes: Sequence[ServiceRuntime]) -> Readiness:
 
 
 def health_routes(runtimes: Sequence[ServiceRuntime]) -> list[Route]:
-    """`GET /healthz` and `GET /readyz` for the services of this process."""
+    """`GET /healthz`, `GET /readyz` and `GET /metrics` for the services of this process."""
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "alive", "services": [rt.name for rt in runtimes],
@@ -118,7 +121,11 @@ def health_routes(runtimes: Sequence[ServiceRuntime]) -> list[Route]:
         found = await check(runtimes)
         return JSONResponse(found.as_json(), status_code=200 if found.ready else 503)
 
-    return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    async def prometheus(request: Request) -> Response:
+        return Response(await metrics.exposition(runtimes), media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"])]
 
 
 def health_app(runtimes: Sequence[ServiceRuntime]) -> Starlette:

@@ -31,6 +31,9 @@ import asyncio
 import base64
 import contextlib
 import functools
+import hashlib
+import json
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,17 +51,32 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from guardia import metrics
 from guardia.settings import Settings
-from shared.schemas import PARTITIONS, DeadLettered, Event, SchemaError, decode_event, event_type_of, make_event
+from shared.schemas import (
+    PARTITIONS,
+    DeadLettered,
+    Event,
+    SchemaError,
+    StoredBody,
+    decode_event,
+    event_type_of,
+    make_event,
+)
 
 from . import faults
 from .state import Staged
-from .topology import DLQ, EVENTS, bucket, ensure_streams
+from .topology import DEAD_LETTER_BODIES, DLQ, EVENTS, bucket, ensure_streams
 
 log = structlog.get_logger("guardia.runtime")
 
 CAS_ATTEMPTS = 5
 HEARTBEAT_SECONDS = 5.0
+#: A dead letter keeps its raw bytes inline while it stays within NATS's default max_payload (1 MiB),
+#: whatever a server allows: streams of multi-megabyte messages are slow to replicate and to read back.
+DEAD_LETTER_INLINE_LIMIT = 1024 * 1024
+#: room left in that message for the envelope, the reason and the headers around the base64 bytes
+DEAD_LETTER_HEADROOM = 64 * 1024
 FETCH_SECONDS = 2.0  # a pull's expiry: how long an idle loop waits, and how soon it notices a stop
 
 Handler = Callable[[Event, "Context"], Awaitable[Iterable[Event]]]
@@ -176,6 +194,9 @@ class ServiceRuntime:
         self._on_connect: list[Hook] = []
         self._sweeps: dict[int, Any] = {}  # pull subscriptions of swept consumers
         self.handled = 0  # handler runs, for benchmarks
+        # values read from NATS when /metrics is scraped (guardia/metrics.py); services may add their own
+        self.scrape_hooks = [metrics.ScrapeHook(functools.partial(metrics.poll_consumers, self),
+                                                every=metrics.CONSUMER_POLL_SECONDS)]
 
     # -- declaration ---------------------------------------------------------------------------
 
@@ -205,6 +226,10 @@ class ServiceRuntime:
     def on_connect(self, hook: Hook) -> None:
         """Run `hook` once connected, before consumers are declared (e.g. a service's own streams)."""
         self._on_connect.append(hook)
+
+    def on_scrape(self, refresh: Hook, every: float = 15.0) -> None:
+        """Run `refresh` (which sets gauges) before /metrics answers, at most every `every` seconds."""
+        self.scrape_hooks.append(metrics.ScrapeHook(refresh, every))
 
     def consume_raw(self, subject: str, stream: str, durable: str, handler: RawHandler, workers: int = 4,
                     purge_handled: bool = False, max_deliver: int | None = None, every: float | None = None,
@@ -502,6 +527,7 @@ class ServiceRuntime:
                 ev.subject, ev.to_json(), headers={"Nats-Msg-Id": str(ev.event_id)}, stream=EVENTS
             )
             fresh += 0 if ack.duplicate else 1
+            metrics.published(self.name, ev, not ack.duplicate)
         return fresh
 
     async def dead_letter(
@@ -517,7 +543,12 @@ class ServiceRuntime:
         deliveries: int = 1,
         dedup_key: str | None = None,
     ) -> Event:
-        """Keep the raw bytes and the reason in GUARDIA_DLQ (`dlq.<tenant>.<service>`)."""
+        """Keep the raw bytes and the reason in GUARDIA_DLQ (`dlq.<tenant>.<service>`).
+
+        Bytes that would not fit in one NATS message of the default size (1 MiB, or the server's
+        max_payload if smaller; base64 makes them a third larger) go to the `dead_letter_bodies` object
+        store under their sha256, and the dead letter references them: a 5 MB webhook body is kept,
+        not lost to `maximum payload exceeded`."""
         payload = DeadLettered(
             source=source,
             reason_code=reason_code,
@@ -528,11 +559,35 @@ class ServiceRuntime:
             raw_size=len(raw),
             deliveries=deliveries,
         )
-        ev = make_event(payload, tenant=tenant, occurred_at=datetime.now(UTC), producer=self.name)
-        headers_out = {"Nats-Msg-Id": dedup_key or str(ev.event_id)}
-        await self.js.publish(f"dlq.{tenant}.{self.name}", ev.to_json(), headers=headers_out, stream=DLQ)
-        self.log.warning("dead_lettered", source=source, reason_code=reason_code, reason=reason[:300])
+        stored = "inline"
+        try:
+            limit = min(DEAD_LETTER_INLINE_LIMIT, self.max_payload) - DEAD_LETTER_HEADROOM
+            if len(payload.raw_base64) + len(payload.reason) + len(json.dumps(payload.headers)) > limit:
+                payload = payload.model_copy(update={"raw_base64": "", "raw_ref": await self.store_body(raw)})
+                stored = "object_store"
+            ev = make_event(payload, tenant=tenant, occurred_at=datetime.now(UTC), producer=self.name)
+            headers_out = {"Nats-Msg-Id": dedup_key or str(ev.event_id)}
+            await self.js.publish(f"dlq.{tenant}.{self.name}", ev.to_json(), headers=headers_out, stream=DLQ)
+        except Exception:
+            metrics.DEAD_LETTER_FAILURES.labels(self.name).inc()
+            raise
+        metrics.dead_lettered(self.name, reason_code, stored)
+        self.log.warning("dead_lettered", source=source, reason_code=reason_code, reason=reason[:300],
+                         raw_size=len(raw), stored=stored)
         return ev
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the connected server takes (its `max_payload`)."""
+        return self._nc.max_payload if self._nc is not None else 1024 * 1024
+
+    async def store_body(self, raw: bytes) -> StoredBody:
+        """Put `raw` in the dead-letter bodies' object store, named by its sha256: the same body
+        rejected twice is one object, and the name proves what the bytes are."""
+        digest = hashlib.sha256(raw).hexdigest()
+        store = await self.js.object_store(DEAD_LETTER_BODIES)
+        await store.put(digest, raw)
+        return StoredBody(bucket=DEAD_LETTER_BODIES, name=digest, size=len(raw), sha256=digest)
 
     # -- consuming -----------------------------------------------------------------------------
 
@@ -550,7 +605,7 @@ class ServiceRuntime:
                 raise Rejected(code, reason or code) from exc
             await self.process(event, handler)
 
-        await self._guarded(msg, work)
+        await self._guarded(msg, work, event_type_of(msg.subject) or "unknown")
 
     async def _on_raw(self, raw: RawConsumer, msg: Msg) -> None:
         async def work() -> None:
@@ -558,10 +613,11 @@ class ServiceRuntime:
             if raw.purge_handled:
                 await self.js.purge_stream(raw.stream, subject=msg.subject, seq=msg.metadata.sequence.stream + 1)
 
-        await self._guarded(msg, work)
+        await self._guarded(msg, work, raw.subject)
 
-    async def _guarded(self, msg: Msg, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work`; reject -> dead letter now; failure -> retry with backoff, dead letter at the limit."""
+    async def _guarded(self, msg: Msg, work: Callable[[], Awaitable[None]], kind: str) -> None:
+        """Run `work`; reject -> dead letter now; failure -> retry with backoff, dead letter at the limit.
+        `kind` (the event type, or a raw consumer's subject filter) labels its metrics."""
         deliveries = msg.metadata.num_delivered
         parts = msg.subject.split(".")
         tenant = parts[1] if parts[0] == "ev" and len(parts) > 2 else self.settings.default_tenant
@@ -575,21 +631,26 @@ class ServiceRuntime:
             )
 
         beat = asyncio.create_task(self._keep_alive(msg))
+        started, outcome = time.perf_counter(), "ok"
         try:
             await work()
         except Rejected as rej:
+            outcome = "rejected"
             await dead_letter(rej.code, rej.reason)
             await msg.ack()
             return
         except NotYet as wait:
+            outcome = "deferred"
             with contextlib.suppress(Exception):
                 await msg.nak(delay=wait.delay)
             return
         except Exception as exc:
             if deliveries >= self.settings.max_deliver:
+                outcome = "dead_lettered"
                 await dead_letter("handler_failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
                 await msg.term()  # the server stops redelivering it
             else:
+                outcome = "retried"
                 self.log.warning("handler_failed_will_retry", subject=msg.subject, deliveries=deliveries,
                                  error=f"{type(exc).__name__}: {exc}")
                 # With one message in flight per partition, the retry holds its partition: nothing
@@ -601,6 +662,7 @@ class ServiceRuntime:
             return
         finally:
             beat.cancel()
+            metrics.handled(self.name, kind, outcome, time.perf_counter() - started)
         faults.point("before_ack")
         await msg.ack()
 

@@ -8,6 +8,10 @@
 | GUARDIA_DLQ       | dlq.>             | dead letters, raw bytes and reason, `dlq.<tenant>.<source>`      |
 
 Each service keeps its own state in its own KV buckets, named in its app.py (design.md invariant 6).
+
+| object store       | what it holds                                                                 |
+| ------------------ | ----------------------------------------------------------------------------- |
+| dead_letter_bodies | raw bytes of dead letters over NATS's max message size, named by their sha256 |
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType, StreamConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -26,6 +30,7 @@ EVENTS = "GUARDIA_EVENTS"
 INTAKE = "GUARDIA_INTAKE"
 TIMERS = "GUARDIA_TIMERS"
 DLQ = "GUARDIA_DLQ"
+DEAD_LETTER_BODIES = "dead_letter_bodies"
 
 DAY = 24 * 3600
 
@@ -72,6 +77,18 @@ async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600)
             log.info("stream_created", stream=spec.name, subjects=spec.subjects)
         else:
             await js.update_stream(config=wanted)
+    await ensure_object_store(js, DEAD_LETTER_BODIES, max_age_days=400)
+
+
+async def ensure_object_store(js: JetStreamContext, name: str, max_age_days: int) -> None:
+    """Create the object store if missing (file storage; kept as long as the dead letters that point to it)."""
+    try:
+        await js.object_store(name)
+    except BucketNotFoundError:
+        await js.create_object_store(name, config=ObjectStoreConfig(
+            storage=StorageType.FILE, ttl=float(max_age_days * DAY),
+            description="Raw bytes of dead letters too large for one NATS message, by sha256."))
+        log.info("object_store_created", bucket=name)
 
 
 async def bucket(js: JetStreamContext, name: str) -> KeyValue:

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from guardia import metrics
 from guardia.health import health_routes
 from guardia.policy import Policies
 from guardia.settings import Settings
@@ -202,7 +203,20 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             return JSONResponse({"outcome": result.outcome, "reason": result.reason, "contacts": answers,
                                  "statuses": reported})
 
-        return Route(hook.path, receive, methods=list(hook.methods))
+        async def counted(request: Request) -> Response:
+            """`receive`, counted per provider and status (an exception is what its handler answers)."""
+            status = 500
+            try:
+                response = await receive(request)
+                status = response.status_code
+                return response
+            except (Busy, OSError, nats.errors.Error):
+                status = 503
+                raise
+            finally:
+                metrics.webhook_answered(hook.channel, status)
+
+        return Route(hook.path, counted, methods=list(hook.methods))
 
     async def post_classification(request: Request) -> JSONResponse:
         """An agent corrects type, priority, area or categories, with a reason (triage answers)."""

@@ -36,6 +36,7 @@ from shared.schemas import (
 from shared.schemas.ids import derived_id
 
 from .engine import Emitted, Engine
+from .metrics import OPEN_CLOCKS_EVERY, count_open_clocks
 from .rules import FOLLOWUP_TIMER, SlaRules, TicketClocks
 
 PRODUCER = "sla_watch"
@@ -175,4 +176,5 @@ def build(settings: Settings, policies: Policies) -> ServiceRuntime:
 
     rt.consume_raw("timer.fire.sla.>", stream=TIMERS, durable="sla_watch_timers", handler=on_timer,
                    purge_handled=True)
+    rt.on_scrape(lambda: count_open_clocks(rt.buckets["sla_clocks"], rules), every=OPEN_CLOCKS_EVERY)
     return rt

@@ -19,7 +19,7 @@ from .base import (
 )
 from .committee import CommitteeCandidate, CommitteeConvened
 from .contacts import Attachment, ContactReceived, ContactUpdated, Customer, Standing
-from .dead_letters import DeadLettered
+from .dead_letters import DeadLettered, StoredBody
 from .notifications import (
     NotificationDelivered,
     NotificationFailed,
@@ -100,6 +100,7 @@ __all__ = [
     "Standing",
     "Status",
     "StatusChanged",
+    "StoredBody",
     "Target",
     "TenantId",
     "TicketAssigned",

@@ -43,13 +43,14 @@ async def test_dead_letters_piped_prints_the_whole_reason_code_reason_and_raw_by
     letter_id = await _dead_letter(js)
     out, err = await _invoke(nats_url, "dead-letters", "--raw")
     header, *rows = out.splitlines()
-    assert header.split("\t") == ["id", "at", "tenant", "source", "reason_code", "reason", "raw"]
+    assert header.split("\t") == ["id", "at", "tenant", "source", "reason_code", "reason", "body", "raw"]
     assert len(rows) == 1
     fields = rows[0].split("\t")
     assert fields[0] == letter_id
     assert fields[4] == LONG_CODE  # not `invalid_si…`
     assert fields[5] == LONG_REASON
-    assert fields[6] == tsv_field(RAW) and "x" * 400 in fields[6]  # the tab inside stays escaped
+    assert fields[6] == f"inline ({len(RAW)} bytes)"
+    assert fields[7] == tsv_field(RAW) and "x" * 400 in fields[7]  # the tab inside stays escaped
     assert "…" not in out
     assert "1 dead letters" in err and "dead letters" not in out
 
