@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from guardia.bus.runtime import ServiceRuntime
 from guardia.health import health_app
 from guardia.policy import Policies
+from guardia.policy_applied import record_on_connect
 from guardia.settings import Settings
 
 log = structlog.get_logger("guardia.runner")
@@ -66,9 +67,12 @@ def build_service(name: str, settings: Settings, policies: Policies) -> tuple[Se
         from services.intake.gateway import create_gateway
 
         rt, state = module.build(settings, policies)
+        record_on_connect(rt, policies)
         return rt, create_gateway(state, policies, settings)
     build: Callable[[Settings, Policies], ServiceRuntime] = module.build
-    return build(settings, policies), None
+    rt = build(settings, policies)
+    record_on_connect(rt, policies)  # policy.applied: the policies it starts with, when new
+    return rt, None
 
 
 async def _serve_http(app: Starlette, host: str, port: int) -> tuple[_Server, asyncio.Task[None]]:

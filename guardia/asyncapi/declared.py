@@ -30,6 +30,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "notification.sent": ("notify",),
     "notification.status_reported": ("intake",),
     "notification.undeliverable": ("notify",),
+    # every service, at start, through the entry point (guardia/policy_applied.py, hooked in runner.py)
+    "policy.applied": ("intake", "triage", "sla_watch", "escalation", "notify"),
     "sla.breached": ("sla_watch",),
     "sla.cancelled": ("sla_watch",),
     "sla.exempted": ("sla_watch",),

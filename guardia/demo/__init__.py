@@ -86,7 +86,7 @@ class Board:
         elif kind == "sla.breached":
             row.sla = "BREACHED"
         elif kind == "sla.met":
-            row.sla = "met"
+            row.sla = "met late" if data.get("breached") else "met"
         elif kind == "ticket.assigned":
             row.owner = data["level"] + (" + alerta 24/7" if data["alert_emergency"] else "")
         elif kind == "ticket.escalated":

@@ -101,7 +101,10 @@ def build(settings: Settings, policies: Policies) -> tuple[ServiceRuntime, Intak
         record = await read(tickets, str(event.ticket_id))
         if record.value is None or record.value["status"] == change.status.value:
             return []
-        ctx.staged.put(tickets, str(event.ticket_id), {**record.value, "status": change.status.value}, record.revision)
+        last = record.value.get("last_change_at")
+        last_change = max(datetime.fromisoformat(last), event.occurred_at) if last else event.occurred_at
+        ctx.staged.put(tickets, str(event.ticket_id), {**record.value, "status": change.status.value,
+                                                       "last_change_at": last_change.isoformat()}, record.revision)
         activity = activity_from_status(change, event.ticket_id, record.value["ticket_number"], event.occurred_at,
                                         event.event_id)
         out = [rules.activity_event(event, activity)]  # 002: the stage change is part of the record

@@ -6,6 +6,7 @@
 | POST   | /v1/tickets/{id}/status       | an agent moves a ticket between the 001 stages      |
 | POST   | /v1/tickets/{id}/classification | an agent corrects type/priority/area/categories   |
 | POST   | /v1/tickets/{id}/merge/undo   | an agent undoes a duplicate merge (with a reason)   |
+| POST   | /v1/tickets/{id}/replies      | an agent answers the customer (notify delivers it)  |
 | GET    | /v1/tickets/{id}              | the ticket's number, tenant and stage               |
 | GET    | /healthz                      | liveness: the process answers (guardia/health.py)   |
 | GET    | /readyz                       | ready: NATS, streams and intake's consumers, or 503 |
@@ -13,13 +14,13 @@
 |        |                               | Zadarma, Twilio, Crisp, Tawk.to, web form (webhooks.py) |
 
 Every rejection answers 4xx with a reason code and the fields at fault, and keeps the raw bytes
-and headers in the dead letters (design.md invariant 3).
+and headers in the dead letters (design.md invariant 3). Status and classification commands take an
+optional `at` (when it happened: offline agents, imports), bounded by commands.py.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +38,7 @@ from guardia.policy import Policies
 from guardia.settings import Settings
 from shared.schemas import ReclassificationRequested, Status, make_event
 
-from . import webhooks
+from . import commands, webhooks
 from .channels.base import RawRequest
 from .rules import ContactIn
 from .state import Busy, IntakeState
@@ -60,6 +61,10 @@ def problems_of(exc: ValidationError) -> list[dict[str, str]]:
         {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
         for e in exc.errors(include_url=False)
     ]
+
+
+def command_rejection(exc: commands.InvalidCommand) -> Rejection:
+    return Rejection(422, exc.code, f"invalid {exc.field}: {exc}", [{"field": exc.field, "problem": str(exc)}])
 
 
 def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -> Starlette:
@@ -155,10 +160,12 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             try:
                 ev = await state.change_status(
                     ticket_id, status, by=str(doc.get("by") or "agent"), reason=str(doc.get("reason") or ""),
-                    command_id=doc.get("command_id"),
+                    command_id=doc.get("command_id"), at=commands.parse_at(doc.get("at")),
                 )
             except LookupError as exc:
                 return JSONResponse({"error": "not_found", "message": str(exc)}, 404)
+            except commands.InvalidCommand as exc:
+                raise command_rejection(exc) from exc
         except Rejection as rej:
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_id": str(ev.event_id), "status": status.value}, status_code=202)
@@ -224,6 +231,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
         try:
             raw = await read_body(request)
             doc = parse_json(request, raw)
+            told = doc.pop("at", None) if isinstance(doc, dict) else None  # when, not what: not in the event
             try:
                 ticket_id = UUID(request.path_params["ticket_id"])
                 fix = ReclassificationRequested.model_validate(doc)
@@ -231,15 +239,46 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                 raise Rejection(422, "schema_violation", "invalid reclassification", problems_of(exc)) from exc
             except ValueError as exc:
                 raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
-            record = await state.ticket(ticket_id)
-            if record is None:
+            try:
+                record, when = await state.stamp_change(ticket_id, commands.parse_at(told))
+            except LookupError:
                 return JSONResponse({"error": "not_found", "message": f"ticket {ticket_id} not found"}, 404)
-            ev = make_event(fix, tenant=record["tenant"], occurred_at=datetime.now(UTC), producer="intake",
+            except commands.InvalidCommand as exc:
+                raise command_rejection(exc) from exc
+            ev = make_event(fix, tenant=record["tenant"], occurred_at=when, producer="intake",
                             ticket_id=ticket_id)
             await state.rt.publish([ev])
         except Rejection as rej:
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_id": str(ev.event_id)}, status_code=202)
+
+    async def post_reply(request: Request) -> JSONResponse:
+        """An agent answers the customer (first reply time, one-touch); notify delivers it on the
+        customer's channel. `command_id` makes a retried POST the same reply."""
+        raw, tenant = b"", settings.default_tenant
+        try:
+            raw = await read_body(request)
+            doc = parse_json(request, raw)
+            try:
+                ticket_id = UUID(request.path_params["ticket_id"])
+            except ValueError as exc:
+                raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
+            try:
+                text, by, command_id = commands.parse_reply(doc)
+            except commands.InvalidCommand as exc:
+                raise command_rejection(exc) from exc
+            record = await state.ticket(ticket_id)
+            if record is None:
+                raise Rejection(404, "unknown_ticket", f"ticket {ticket_id} not found")
+            tenant = record["tenant"]
+            try:
+                ev = await state.add_reply(ticket_id, text, by, command_id)
+            except ValueError as exc:
+                raise Rejection(409, "reply_not_deliverable", str(exc)) from exc
+        except Rejection as rej:
+            return await reject(request, rej.raw or raw, rej, tenant)
+        return JSONResponse({"event_id": str(ev.event_id), "ticket_id": str(ticket_id),
+                             "occurred_at": ev.occurred_at.isoformat()}, status_code=202)
 
     async def post_undo_merge(request: Request) -> JSONResponse:
         """001 §3.4.1 merges can be wrong: an agent undoes one, with a reason."""
@@ -279,6 +318,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             Route("/v1/tickets/{ticket_id}/status", post_status, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/classification", post_classification, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}/merge/undo", post_undo_merge, methods=["POST"]),
+            Route("/v1/tickets/{ticket_id}/replies", post_reply, methods=["POST"]),
             Route("/v1/tickets/{ticket_id}", get_ticket, methods=["GET"]),
             *health_routes([runtime]),
         ]

@@ -27,7 +27,9 @@ from guardia.bus import faults
 from guardia.bus.runtime import ServiceRuntime
 from guardia.bus.state import kv_key, read
 from shared.schemas import (
+    Channel,
     Event,
+    MessageAdded,
     NoteAdded,
     NotificationStatusReported,
     Standing,
@@ -39,7 +41,7 @@ from shared.schemas import (
 )
 from shared.schemas.ids import derived_id, new_event_id
 
-from . import rules
+from . import commands, rules
 from .activity import from_contact
 from .channels.base import CanonicalContact, DeliveryStatus
 from .directory import Directory, eligibility
@@ -145,7 +147,7 @@ class IntakeState:
         await self.rt.buckets["intake_tickets"].put(
             str(ticket_id),
             _json({"ticket_id": str(ticket_id), "ticket_number": number, "tenant": tenant,
-                   "thread": tkey, "opened_at": contact.received_at.isoformat(),
+                   "thread": tkey, "opened_at": contact.received_at.isoformat(), "channel": contact.channel.value,
                    "status": (Status.cancelado if merged_into else Status.nuevo).value,
                    "merged_into": str(merged_into) if merged_into else None}),
         )
@@ -347,22 +349,68 @@ class IntakeState:
         return entry.value  # type: ignore[no-any-return]
 
     async def change_status(
-        self, ticket_id: UUID, status: Status, by: str, reason: str, command_id: str | None = None
+        self, ticket_id: UUID, status: Status, by: str, reason: str, command_id: str | None = None,
+        at: datetime | None = None,
     ) -> Event:
-        """An agent moves the ticket between 001 stages; intake publishes it, its handler applies it."""
-        record = await self.ticket(ticket_id)
-        if record is None:
-            raise LookupError(f"ticket {ticket_id} not found")
-        now = datetime.now(UTC)
+        """An agent moves the ticket between 001 stages; intake publishes it, its handler applies it.
+        `at`: when it happened, if not now (commands.py bounds it)."""
+        record, when = await self.stamp_change(ticket_id, at)
         payload = StatusChanged(status=status, previous=Status(record["status"]), by=by, reason=reason)
         # A retried command (same command_id) must yield the same event id; its time bits are the
         # ticket's opening so that the id does not depend on when the retry happened.
         opened = datetime.fromisoformat(record["opened_at"])
         eid = derived_id(opened, "status", ticket_id, command_id) if command_id else new_event_id()
-        ev = make_event(payload, tenant=record["tenant"], occurred_at=now, producer=rules.PRODUCER,
+        ev = make_event(payload, tenant=record["tenant"], occurred_at=when, producer=rules.PRODUCER,
                         ticket_id=ticket_id, event_id=eid)
         await self.rt.publish([ev])
         return ev
+
+    async def stamp_change(self, ticket_id: UUID, at: datetime | None,
+                           now: datetime | None = None) -> tuple[dict[str, str], datetime]:
+        """The ticket's record and the instant of an agent's command on it (`at` within its bounds, else
+        now), recorded first as the ticket's last change (compare-and-swap: of two concurrent commands,
+        the second is checked against the first). Raises LookupError (unknown ticket) or
+        commands.InvalidCommand (`at` out of bounds)."""
+        tickets = self.rt.buckets["intake_tickets"]
+        for _ in range(20):
+            entry = await read(tickets, str(ticket_id))
+            record = entry.value
+            if record is None:
+                raise LookupError(f"ticket {ticket_id} not found")
+            last = datetime.fromisoformat(record["last_change_at"]) if record.get("last_change_at") else None
+            when = commands.instant_of(at, datetime.fromisoformat(record["opened_at"]), last,
+                                       now or datetime.now(UTC))
+            if last is not None and when == last:
+                return record, when  # a retried command with the same `at`: nothing new to record
+            try:
+                await tickets.update(str(ticket_id), _json({**record, "last_change_at": when.isoformat()}),
+                                     last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # a concurrent command or the status handler: check against what it wrote
+            return record, when
+        raise Busy(f"ticket {ticket_id}: too much contention")
+
+    async def add_reply(self, ticket_id: UUID, text: str, by: str, command_id: str | None) -> Event:
+        """An agent answers the customer: `ticket.message_added` (author agent) that notify delivers on
+        the customer's channel. A retried POST with its command_id is the same event (JetStream drops
+        the copy), so the customer reads it once."""
+        record, when = await self.stamp_change(ticket_id, None)
+        channel = record.get("channel") or await self._channel_of(ticket_id)
+        opened = datetime.fromisoformat(record["opened_at"])
+        eid = derived_id(opened, "reply", ticket_id, command_id) if command_id else new_event_id()
+        payload = MessageAdded(author="agent", channel=Channel(channel), text=text, by=by, reply_id=command_id)
+        ev = make_event(payload, tenant=record["tenant"], occurred_at=when, producer=rules.PRODUCER,
+                        ticket_id=ticket_id, event_id=eid)
+        await self.rt.publish([ev])
+        return ev
+
+    async def _channel_of(self, ticket_id: UUID) -> str:
+        """The channel of a ticket recorded before records kept it: its open-ticket entry (duplicates)."""
+        entry = await read(self.rt.buckets["intake_open"], str(ticket_id))
+        if entry.value is None:
+            raise ValueError("this ticket was opened before replies were recorded and is closed: "
+                             "its channel is unknown")
+        return str(entry.value["channel"])
 
 
     async def report_statuses(self, statuses: tuple[DeliveryStatus, ...]) -> int:

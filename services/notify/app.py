@@ -12,7 +12,8 @@ Subjects out:  ev.<t>.<p>.notification.requested · ev.<t>.<p>.notification.sent
                · timer.arm.notify.<id> (the next round of a delivery that keeps failing transiently)
 Handlers:      on_opened, on_classified, on_sla, on_routed, on_warning, on_followup, on_committee,
                on_status_changed (stage updates to the customer; 004 resolution summary to everyone involved),
-               on_message_added (the customer wrote again: WhatsApp's 24 h window reopens),
+               on_message_added (the customer wrote again: WhatsApp's 24 h window reopens; an agent's
+               reply goes to the customer),
                on_requested (delivery through transports/: WhatsApp, Telegram, Twilio SMS, SMTP, staff webhook),
                on_status (delivered / read / late failure -> next channel, fallback.py), on_retry (timer)
 State:         KV notify_tickets: ticket id -> TicketView; KV notify_deliveries: notification id ->
@@ -223,10 +224,13 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
 
     @rt.handles("ticket.message_added")
     async def on_message_added(event: Event, ctx: Context) -> list[Event]:
-        """The customer wrote again on the ticket's channel: WhatsApp's 24 h window runs from this message."""
+        """The customer wrote again on the ticket's channel: WhatsApp's 24 h window runs from this message.
+        An agent answered: the customer reads the answer on their channel, once."""
         m = event.payload
         assert isinstance(m, MessageAdded)
         view, rev = await opened_view(ctx, event)
+        if m.author == "agent":
+            return await requests(ctx, event, rules[event.tenant].agent_reply(event, view))
         if m.author == "customer" and m.channel.value == view.channel:
             last = view.last_inbound_at
             if last is None or datetime.fromisoformat(last) < event.occurred_at:

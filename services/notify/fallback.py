@@ -18,6 +18,7 @@ KIND_LABELS = {
     "acknowledgment": "acuse de recibo con el número de tique", "suspension_notice": "aviso de cancelación",
     "merged": "aviso de fusión de tiques", "abusive_language_close": "cierre respetuoso de la atención",
     "stage_update": "aviso de cambio de etapa", "resolution_summary": "resumen del caso resuelto",
+    "agent_reply": "respuesta del agente al cliente",
 }
 
 

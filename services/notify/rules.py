@@ -20,6 +20,7 @@ from shared.schemas import (
     CommitteeConvened,
     Event,
     FollowUpDue,
+    MessageAdded,
     NotificationRequested,
     SlaExempted,
     SlaStarted,
@@ -227,6 +228,15 @@ class NotifyRules:
                   "reasons": ", ".join(reasons), "customer_phone": view.customer.get("phone")}
         return self._to_role(view.level or "nivel_1", "undeliverable", f"{n.notification_id}:sin_entrega",
                              "sin_entrega.txt.j2", f"[{view.number}] No pudimos avisar al cliente", values)
+
+    def agent_reply(self, event: Event, view: TicketView) -> list[NotificationRequested]:
+        """001 §3.5 "informar al usuario": an agent's answer reaches the customer on the channel they used,
+        quoting or threaded under their message like every message to them; one per reply event."""
+        m = event.payload
+        assert isinstance(m, MessageAdded) and m.author == "agent"
+        return self._to_customer(view, f"{event.ticket_id}:respuesta:{event.event_id}", "agent_reply",
+                                 "respuesta_agente.txt.j2", f"Re: [{view.number}] {view.subject or 'Tu caso'}",
+                                 {**self._common(view), "reply_text": m.text})
 
     def on_abusive(self, event: Event, view: TicketView) -> list[NotificationRequested]:
         """003: insults or denigrating language end the attention, politely."""

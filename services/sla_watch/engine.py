@@ -216,43 +216,62 @@ class Engine:
         return clock.deadline
 
     def pause(self, clock: Clock, at: datetime, key: str, cause: str = "") -> list[Emitted]:
-        """'En proceso del solicitante': freeze what is left, in the clock's own unit."""
+        """'En proceso del solicitante': freeze what is left, in the clock's own unit.
+
+        A breached clock pauses too (it keeps its ledger, so the time over the deadline and the
+        customer's share of it are known): its state stays "breached" and its deadline is the one it
+        missed; only its segments show that it stopped."""
         out = self.due(clock, at - _TICK)  # what fell due before the pause happened first
-        if clock.state != "running" or not clock.segments or clock.segments[-1].end is not None:
+        if clock.state not in ("running", "breached") or clock.running_since is None:
             return out
         clock.segments[-1].end = at
-        clock.state = "paused"
-        clock.deadline = None
+        if clock.state == "running":
+            clock.state = "paused"
+            clock.deadline = None
         remaining = max(0.0, clock.total - self.consumed(clock, at))
         self._note(clock, at, "paused", cause)
-        out.append(Emitted(at, SlaPaused(clock=clock.name, deadline=None, policy_version=clock.policy_version,
-                                         remaining_seconds=remaining), f"paused:{key}"))
+        out.append(Emitted(at, SlaPaused(clock=clock.name, deadline=clock.deadline,
+                                         policy_version=clock.policy_version, remaining_seconds=remaining),
+                           f"paused:{key}"))
         return out
 
     def resume(self, clock: Clock, at: datetime, key: str, cause: str = "") -> list[Emitted]:
-        if clock.state != "paused":
+        """The customer answered (or the agent moved the ticket back). A breached clock runs again past
+        its missed deadline, which stays its deadline: nothing is armed for it (`next_instant`)."""
+        if clock.state == "breached" and clock.running_since is None and clock.segments:
+            clock.segments.append(Segment(start=at))
+        elif clock.state == "paused":
+            clock.state = "running"
+            clock.segments.append(Segment(start=at))
+            clock.deadline = self.deadline_of(clock)
+        else:
             return []
-        clock.state = "running"
-        clock.segments.append(Segment(start=at))
-        clock.deadline = self.deadline_of(clock)
         self._note(clock, at, "resumed", cause)
         return [Emitted(at, SlaResumed(clock=clock.name, deadline=clock.deadline,
                                        policy_version=clock.policy_version), f"resumed:{key}")]
 
     def meet(self, clock: Clock, at: datetime, cause: str = "") -> list[Emitted]:
-        """Resolved: an input at the same instant as a timer is applied first, so at == deadline is met."""
+        """Resolved: an input at the same instant as a timer is applied first, so at == deadline is met.
+
+        A breached clock is met late: `sla.met` says so and by how much (deadline -> resolution, in
+        calendar seconds and in working seconds of the tenant's calendar), so resolution time and time
+        over the deadline are known for every breached ticket."""
         out: list[Emitted] = []
         if clock.state == "running":
             out = self.due(clock, at - _TICK)
-            if clock.state != "running":
-                return out
+        if clock.state not in ("running", "paused", "breached"):
+            return out
+        if clock.running_since is not None:
             clock.segments[-1].end = at
-        elif clock.state != "paused":
-            return []
+        late = clock.state == "breached"
         clock.state = "met"
         self._note(clock, at, "met", cause)
-        return [*out, Emitted(at, SlaMet(clock=clock.name, deadline=clock.deadline,
-                                         policy_version=clock.policy_version), "met")]
+        met = SlaMet(clock=clock.name, deadline=clock.deadline, policy_version=clock.policy_version)
+        if late and clock.deadline is not None:
+            met = SlaMet(clock=clock.name, deadline=clock.deadline, policy_version=clock.policy_version,
+                         breached=True, overdue_seconds=max(0.0, (at - clock.deadline).total_seconds()),
+                         overdue_business_seconds=self.calendar.business_seconds_between(clock.deadline, at))
+        return [*out, Emitted(at, met, "met")]
 
     def cancel(self, clock: Clock, at: datetime, reason: str, cause: str = "") -> list[Emitted]:
         """Cancelled, merged, or reclassified to a type with no clock: retracted, nothing fires after."""

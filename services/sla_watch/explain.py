@@ -38,7 +38,7 @@ def pieces(clock: Clock, engine: Engine, now: datetime) -> list[Piece]:
         seg_end = seg.end or end_of_life
         out.extend(_split(clock, engine, seg.start, seg_end, causes.get(seg.start, "")))
         previous_end = seg_end
-    if clock.state == "paused" and previous_end is not None:
+    if clock.state in ("paused", "breached") and clock.running_since is None and previous_end is not None:
         out.append(Piece(previous_end, now, "paused", 0.0, causes.get(previous_end, "paused")))
     return out
 

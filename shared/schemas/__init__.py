@@ -28,6 +28,7 @@ from .notifications import (
     NotificationStatusReported,
     NotificationUndeliverable,
 )
+from .policies import PolicyApplied
 from .sla import (
     FollowUpDue,
     FollowUpExhausted,
@@ -84,6 +85,7 @@ __all__ = [
     "NotificationStatusReported",
     "NotificationUndeliverable",
     "Payload",
+    "PolicyApplied",
     "Priority",
     "Reason",
     "ReclassificationRequested",

@@ -51,7 +51,8 @@ class SlaBreached(_ClockEvent):
 
 @event
 class SlaPaused(_ClockEvent):
-    """'En proceso del solicitante': the customer owes an answer, the clock stops (001 stages)."""
+    """'En proceso del solicitante': the customer owes an answer, the clock stops (001 stages). A breached
+    clock pauses too: then `deadline` is the one it missed and `remaining_seconds` is 0."""
 
     event_type = "sla.paused"
     version = 1
@@ -67,8 +68,18 @@ class SlaResumed(_ClockEvent):
 
 @event
 class SlaMet(_ClockEvent):
+    """Resolved. A clock that breached first is still met, late: `breached` and how far past its
+    deadline (`deadline`, the one it missed) the resolution came."""
+
     event_type = "sla.met"
     version = 1
+
+    breached: bool = Field(default=False, description="The clock breached before the resolution (met late).")
+    overdue_seconds: float | None = Field(
+        default=None, ge=0, description="Breached only: calendar seconds from the missed deadline to the resolution.")
+    overdue_business_seconds: float | None = Field(
+        default=None, ge=0, description="Breached only: the same span in working seconds of the tenant's calendar "
+                                        "(holidays and hours outside the schedule excluded).")
 
 
 @event

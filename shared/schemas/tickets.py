@@ -46,6 +46,10 @@ class MessageAdded(Payload):
     text: str
     subject: str = ""
     contact_id: str | None = None
+    by: str | None = Field(default=None, description="Agent messages: the agent who wrote it.")
+    reply_id: str | None = Field(
+        default=None, description="Agent messages: the client's command id of the reply (POST /v1/tickets/{id}/"
+                                  "replies), so a retried POST is the same reply.")
 
 
 class Reason(BaseModel):

@@ -138,7 +138,9 @@ def _published_by(service: str) -> set[str]:
     an agent's correction)."""
     classes = {cls.__name__: t for t, cls in REGISTRY.latest.items()}
     found: set[str] = set()
-    for path in (ROOT / "services" / service).rglob("*.py"):
+    # the entry point hooks this module on every service it builds (runner.build_service)
+    shared = [ROOT / "guardia" / "policy_applied.py"]
+    for path in [*(ROOT / "services" / service).rglob("*.py"), *shared]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call)]
         wraps = any(isinstance(f, ast.Name) and f.id == "make_event" for f in calls)

@@ -319,12 +319,13 @@ def test_resolved_exactly_at_the_deadline_is_met() -> None:
     assert ENGINE.due(clock, opened + timedelta(days=3)) == []
 
 
-def test_resolved_a_microsecond_after_the_deadline_is_breached_not_met() -> None:
+def test_resolved_a_microsecond_after_the_deadline_is_breached_then_met_late() -> None:
     clock = start_clock(H24, bog(2026, 12, 14, 9, 0))
     out = ENGINE.meet(clock, clock.deadline + timedelta(microseconds=1))
-    assert kinds(out)[-1] == "SlaBreached"
-    assert "SlaMet" not in kinds(out)
-    assert clock.state == "breached"
+    assert kinds(out)[-2:] == ["SlaBreached", "SlaMet"]
+    assert out[-1].payload.breached is True
+    assert out[-1].payload.overdue_seconds == pytest.approx(1e-6)
+    assert clock.state == "met"
 
 
 def test_resolved_while_paused_is_met() -> None:
