@@ -204,7 +204,15 @@ class PolicyBook:
         for policy in [a.policy for a in self.applied] + given:
             self._by_version.setdefault(policy.version, policy)
 
-    def version(self, version: str) -> TenantPolicy:
+    def version(self, version: str, at: datetime | None = None) -> TenantPolicy:
+        """The policy recorded under `version`. Two contents may carry one version label (an operator who
+        edited a file and kept its `version:`): the one applied last at or before `at` is the one in force."""
+        same = [a.policy for a in self.applied if a.policy.version == version and (at is None or a.at <= at)]
+        if same:
+            return same[-1]
+        given = [p for p in self.given if p.version == version]
+        if given:  # recorded before any policy.applied with this label: the file given is the better witness
+            return given[0]
         try:
             return self._by_version[version]
         except KeyError:
@@ -528,7 +536,7 @@ def run_whatif(docs: Iterable[Doc], tenant: str, proposal: TenantPolicy, start: 
             excluded.append(Excluded(ticket.number, ticket.ticket_id,
                                      f"reloj registrado con varias versiones de política ({', '.join(stamped)})"))
             continue
-        baseline = book.version(stamped[0]) if stamped else book.in_force_at(ticket.opened_at)
+        baseline = book.version(stamped[0], ticket.opened_at) if stamped else book.in_force_at(ticket.opened_at)
         versions.add(baseline.version)
         before = simulate_ticket(ticket, rules(baseline), horizon)
         if verify:
