@@ -8,6 +8,11 @@
 | GUARDIA_DLQ       | dlq.>             | dead letters, raw bytes and reason, `dlq.<tenant>.<source>`      |
 
 Each service keeps its own state in its own KV buckets, named in its app.py (design.md invariant 6).
+The platform's own buckets are named here:
+
+| bucket            | key                 | what it holds                                                    |
+| ----------------- | ------------------- | ---------------------------------------------------------------- |
+| guardia_tokens    | SHA-256 of a token  | API token records: name, role, created, revoked (never a token)  |
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ EVENTS = "GUARDIA_EVENTS"
 INTAKE = "GUARDIA_INTAKE"
 TIMERS = "GUARDIA_TIMERS"
 DLQ = "GUARDIA_DLQ"
+#: API token records, written by `guardia tokens` and `guardia up`, read by the gateway (created on first use)
+TOKENS = "guardia_tokens"
 
 DAY = 24 * 3600
 
