@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from nats.js import JetStreamContext
+
+from guardia.tokens import Role, TokenStore
 
 TEST_TOKEN = "gdt_tests-bootstrap-token-0123456789abcdef"
 
@@ -22,3 +25,8 @@ def api_client(base_url: str = "", token: str = TEST_TOKEN, **kwargs: Any) -> ht
     """An httpx client whose every request carries `Authorization: Bearer <token>`."""
     headers = {**api_headers(token), **kwargs.pop("headers", {})}
     return httpx.AsyncClient(base_url=base_url, headers=headers, **kwargs)
+
+
+async def token_for(js: JetStreamContext, name: str, role: Role = Role.agent) -> str:
+    """A named token (as `guardia tokens create` makes it), for tests where `by` must be a person."""
+    return await (await TokenStore.open(js)).create(name, role)
