@@ -19,8 +19,10 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
 from guardia.bus.topology import TOKENS
+from guardia.cli import app as cli
 from guardia.runner import Running, running
 from guardia.settings import Settings
 from tests.api import TEST_TOKEN, api_client
@@ -224,3 +226,17 @@ async def test_in_development_a_webhook_without_its_secret_stays_open(intake: Ru
                                  headers={"content-type": "application/json"})
     assert answer.json().get("error") != "channel_not_configured"
     assert answer.status_code != 503
+
+
+async def test_a_refused_api_request_is_re_fed_by_dead_letters_retry_with_the_clis_own_token(
+    intake: Running, js: JetStreamContext
+) -> None:
+    async with api_client(intake.base_url, token="gdt_expired-long-ago") as http:
+        refused = await http.post("/v1/contacts", json=contact("No puedo timbrar", pid="retry-1"))
+    assert refused.status_code == 401
+    letter = (await eventually(lambda: letters_with(js, "invalid_token"), what="the 401 dead-lettered"))[0]
+    env = {"NATS_URL": intake.settings.nats_url or "", "GUARDIA_API_TOKEN": TEST_TOKEN}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["dead-letters", "retry", letter["event_id"],
+                                                                "--url", intake.base_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "-> 202" in result.output
