@@ -49,6 +49,7 @@ import json
 import math
 import os
 import platform
+import secrets
 import signal
 import subprocess
 import sys
@@ -75,6 +76,8 @@ from guardia.logs import configure
 from shared.schemas import Status, StatusChanged, decode_event, make_event
 
 EVENTS = "GUARDIA_EVENTS"
+#: the gateway's bootstrap token for this run (an `agent`): the API needs a bearer token
+API_TOKEN = "gdt_bench-" + secrets.token_hex(16)
 ACK_SUBJECT = "ev.*.*.notification.sent"
 BURST_IN_FLIGHT = 64
 RATE_IN_FLIGHT = 64  # open requests at most in the steady-rate phases
@@ -123,7 +126,7 @@ class Child:
 def guardia_up(nats_url: str, http_port: int, data_dir: Path, log_path: Path) -> Iterator[Child]:
     """`guardia up` as a child process; SIGTERM on exit (SIGKILL after TERM_GRACE s), whatever happened."""
     env = {**os.environ, "NATS_URL": nats_url, "GUARDIA_HTTP_PORT": str(http_port),
-           "GUARDIA_DATA_DIR": str(data_dir), "GUARDIA_LOG_LEVEL": "WARNING"}
+           "GUARDIA_DATA_DIR": str(data_dir), "GUARDIA_LOG_LEVEL": "WARNING", "GUARDIA_BOOTSTRAP_TOKEN": API_TOKEN}
     with log_path.open("wb") as log_file:
         # Its own session: a Ctrl-C at the terminal reaches this script only, which then stops the child.
         child = subprocess.Popen([sys.executable, "-m", "guardia.cli", "up"], env=env, stdin=subprocess.DEVNULL,
@@ -481,7 +484,8 @@ async def measure(args: argparse.Namespace, nats_url: str, base_url: str, child:
         # the server is closing at that moment fails the POST with a ReadError.
         limits = httpx.Limits(max_connections=RATE_IN_FLIGHT, max_keepalive_connections=RATE_IN_FLIGHT,
                               keepalive_expiry=1.0)
-        async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits,
+                                     headers={"Authorization": f"Bearer {API_TOKEN}"}) as http:
             bench = Bench(http, js, args.drain, cpu=lambda: process_cpu(child.pid, nats_pid))
             # A core subscription, not a JetStream consumer: it adds no consumer to the counts above.
             await nc.subscribe(ACK_SUBJECT, cb=bench.on_sent, pending_msgs_limit=-1, pending_bytes_limit=-1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import nats
 import typer
@@ -15,6 +16,12 @@ from rich.table import Table
 
 from guardia.logs import configure
 from guardia.settings import Settings
+from guardia.tokens import Role
+
+if TYPE_CHECKING:
+    from guardia.tokens import TokenStore
+
+T = TypeVar("T")
 
 app = typer.Typer(help="guardia: every customer contact becomes a tracked, classified, clocked ticket.",
                   no_args_is_help=True)
@@ -216,10 +223,16 @@ def demo(
     """Send the seeds' sample contacts to a running guardia and show each ticket live."""
     from guardia.demo import run_demo_against
     from guardia.runner import resolve_nats_url
+    from guardia.tokens import client_token
 
     settings = _settings()
     base = url or f"http://{settings.http_host}:{settings.http_port}"
-    asyncio.run(run_demo_against(base, resolve_nats_url(settings), seconds))
+    token = client_token(settings)
+    if token is None:
+        console.print("[red]no API token[/red]: set GUARDIA_API_TOKEN (`guardia tokens create`), or run "
+                      "`guardia up` on this data folder, which writes a local one")
+        raise typer.Exit(2)
+    asyncio.run(run_demo_against(base, resolve_nats_url(settings), seconds, token=token))
 
 
 async def _collect(stream: str, subject: str) -> list[dict[str, object]]:
@@ -345,8 +358,14 @@ def dead_letters_retry(
     source = str(data["source"])
     if source.startswith("gateway "):
         method, path = source.removeprefix("gateway ").split(" ", 1)
+        api = path.startswith("/v1/")  # the letter keeps only the API token's fingerprint: send the CLI's own
+        dropped = {"content-length", "host", "transfer-encoding", *(("authorization",) if api else ())}
         headers = {k: v for k, v in dict(data.get("headers") or {}).items()  # type: ignore[call-overload]
-                   if k.lower() not in ("content-length", "host", "transfer-encoding")}
+                   if k.lower() not in dropped}
+        if api:
+            from guardia.tokens import bearer, client_token
+
+            headers.update(bearer(client_token(settings)))
         base = url or f"http://{settings.http_host}:{settings.http_port}"
         response = httpx.request(method, base + path, content=body, headers=headers, timeout=30)
         console.print(f"{method} {path} -> {response.status_code} {response.text[:300]}")
@@ -367,6 +386,71 @@ def dead_letters_retry(
 
     asyncio.run(republish())
     console.print(f"published again on {subject}")
+
+
+tokens_app = typer.Typer(help="API bearer tokens: create, revoke, list (only their hashes are stored).",
+                         no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+def _with_tokens(action: Callable[[TokenStore], Awaitable[T]]) -> T:
+    """Run one action on the token records of the NATS that NATS_URL or a running `guardia up` names."""
+    from guardia.runner import resolve_nats_url
+    from guardia.tokens import TokenStore
+
+    async def go() -> T:
+        nc = await nats.connect(resolve_nats_url(_settings()))
+        try:
+            return await action(await TokenStore.open(nc.jetstream()))
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="Who or what uses it; becomes `by` in the events it causes.")],
+    role: Annotated[Role, typer.Option(help="reader: read tickets; integration: post contacts; agent: also "
+                                            "change status, reclassify, undo merges and any newer /v1 route.")],
+) -> None:
+    """Create a token and print it once on stdout (only its SHA-256 is kept)."""
+    from guardia.tokens import TokenError
+
+    try:
+        token = _with_tokens(lambda store: store.create(name, role))
+    except TokenError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    typer.echo(token)
+    Console(stderr=True).print(f"token {name!r} ({role.value}) created; it is shown only now. "
+                               "Send it as `Authorization: Bearer <token>`.")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: Annotated[str, typer.Argument(help="The token's name, as listed.")]) -> None:
+    """Revoke the token in force with this name; gateways refuse it within GUARDIA_TOKEN_CACHE_SECONDS."""
+    from guardia.tokens import TokenError
+
+    try:
+        count = _with_tokens(lambda store: store.revoke(name))
+    except TokenError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"revoked {count} token(s) named {name!r}")
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token: name, role, created, revoked (never the token itself)."""
+    from guardia.commands.listing import print_listing
+
+    records = _with_tokens(lambda store: store.records())
+    rows = [(r.name, r.role.value, r.created_at.isoformat(timespec="seconds"),
+             r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "") for r in records]
+    in_force = sum(1 for r in records if r.active)
+    print_listing(console, ("name", "role", "created", "revoked"), rows,
+                  footer=f"{len(records)} tokens, {in_force} in force")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from guardia.embedded import DEFAULT_MEMORY_LIMIT
@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         default=DEFAULT_MEMORY_LIMIT, pattern=r"^\d+(B|KiB|MiB|GiB|TiB)$",
         description="GOMEMLIMIT of the embedded nats-server (Go's soft memory limit); empty: none.",
     )
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production: webhooks of channels with no secret answer 503 instead of taking unsigned payloads.")
+    bootstrap_token: SecretStr | None = Field(
+        default=None,
+        description="A token the gateway accepts from start as an `agent` token named `bootstrap` (scripts, CI).")
+    api_token: SecretStr | None = Field(
+        default=None, description="The token the CLI's client commands send (else the local one of `guardia up`).")
+    token_cache_seconds: float = Field(
+        default=2.0, ge=0.0, le=30.0,
+        description="How long the gateway trusts a verified token before reading its record again: a revoke "
+                    "takes effect within this time.")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     health_port: int = Field(
@@ -85,7 +97,7 @@ class Settings(BaseSettings):
     webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 
-    @field_validator("nats_url", "embedded_nats_memory_limit", mode="before")
+    @field_validator("nats_url", "embedded_nats_memory_limit", "bootstrap_token", "api_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -27,6 +27,7 @@ import structlog
 from guardia.embedded import EmbeddedNats, die_with_parent
 from guardia.runner import SERVICES, url_file
 from guardia.settings import Settings
+from guardia.tokens import client_token
 
 log = structlog.get_logger("guardia.up")
 
@@ -39,6 +40,7 @@ class Up:
     """What a started `guardia up` offers the demo: where the gateway and NATS are."""
 
     settings: Settings
+    token: str | None = None  # what the demo sends: the local token (embedded), else the CLI's (tokens.py)
 
     @property
     def base_url(self) -> str:
@@ -98,13 +100,14 @@ async def serve(settings: Settings, after_start: Callable[[Up], Coroutine[Any, A
         drained = {k: v for k, v in (await migrate(settings)).items() if v is not None}
         if drained:
             log.info("migrated_to_partitions", handled=drained)
+        token = await _local_token(settings) if embedded is not None else client_token(settings)
         env = {**os.environ, "NATS_URL": settings.nats_url or "", "GUARDIA_DATA_DIR": str(settings.data_dir),
                "GUARDIA_HTTP_HOST": settings.http_host, "GUARDIA_HTTP_PORT": str(settings.http_port),
                "GUARDIA_HEALTH_PORT": "0"}  # five processes cannot share one health port; `up` watches them itself
         children = [Child(name, env) for name in SERVICES]
         for child in children:
             child.start()
-        up = Up(settings)
+        up = Up(settings, token)
         await _ready(up, children, stop)
         if not stop.is_set():
             log.info("guardia_up", gateway=up.base_url, nats=settings.nats_url, processes=len(children))
@@ -135,6 +138,25 @@ async def serve(settings: Settings, after_start: Callable[[Up], Coroutine[Any, A
         if embedded is not None:
             embedded.stop()
             url_file(settings).unlink(missing_ok=True)
+
+
+async def _local_token(settings: Settings) -> str:
+    """The embedded default's `agent` token, so the demo and curl work with no set-up: printed on stdout
+    for the person at the terminal, never logged (logs travel further than a terminal)."""
+    import nats
+
+    from guardia.tokens import ensure_local_token, local_token_path
+
+    nc = await nats.connect(settings.nats_url or "")
+    try:
+        token = await ensure_local_token(nc.jetstream(), settings)
+    finally:
+        await nc.close()
+    path = local_token_path(settings)
+    print(f"API token (role agent, name 'local'): {token}\n"
+          f"  saved in {path}; `guardia demo` and the other client commands send it.\n"
+          f"  curl ... -H \"Authorization: Bearer $(cat {path})\"", flush=True)
+    return token
 
 
 async def _ready(up: Up, children: list[Child], stop: asyncio.Event, within: float = 120.0) -> None:

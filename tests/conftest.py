@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.settings import Settings
+from tests.api import TEST_TOKEN
 
 # CI runs the property tests with a fixed seed, so a red run can be replayed; developers explore freely.
 # No per-example deadline anywhere: timings on a shared 2-core machine are noise, and speed is measured in
@@ -74,7 +75,7 @@ async def nats_url(nats_server: str) -> AsyncIterator[str]:
 @pytest.fixture
 def settings(nats_url: str, tmp_path: Path) -> Settings:
     return Settings(nats_url=nats_url, http_port=free_port(), data_dir=tmp_path, max_deliver=3,
-                    log_level="WARNING")
+                    log_level="WARNING", bootstrap_token=TEST_TOKEN)
 
 
 @pytest.fixture

@@ -12,6 +12,12 @@ Each service keeps its own state in its own KV buckets, named in its app.py (des
 | object store       | what it holds                                                                 |
 | ------------------ | ----------------------------------------------------------------------------- |
 | dead_letter_bodies | raw bytes of dead letters over NATS's max message size, named by their sha256 |
+
+The platform's own buckets are named here:
+
+| bucket            | key                 | what it holds                                                    |
+| ----------------- | ------------------- | ---------------------------------------------------------------- |
+| guardia_tokens    | SHA-256 of a token  | API token records: name, role, created, revoked (never a token)  |
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ INTAKE = "GUARDIA_INTAKE"
 TIMERS = "GUARDIA_TIMERS"
 DLQ = "GUARDIA_DLQ"
 DEAD_LETTER_BODIES = "dead_letter_bodies"
+#: API token records, written by `guardia tokens` and `guardia up`, read by the gateway (created on first use)
+TOKENS = "guardia_tokens"
 
 DAY = 24 * 3600
 

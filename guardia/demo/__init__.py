@@ -24,6 +24,7 @@ from rich.table import Table
 
 from guardia.bus.topology import EVENTS
 from guardia.eventlog import read_stream
+from guardia.tokens import bearer
 
 CONTACTS = Path(__file__).with_name("contacts.yaml")
 console = Console()
@@ -108,9 +109,9 @@ class Board:
         return t
 
 
-async def post_contacts(base_url: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def post_contacts(base_url: str, bodies: list[dict[str, Any]], token: str | None) -> list[dict[str, Any]]:
     answers = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0, headers=bearer(token)) as client:
         for body in bodies:
             response = await client.post("/v1/contacts", json=body)
             answers.append({"status": response.status_code, **response.json()})
@@ -134,13 +135,15 @@ async def follow(nats_url: str, board: Board, seconds: float, live: Live | None)
         await nc.close()
 
 
-async def run_demo_against(base_url: str, nats_url: str, seconds: float = 20.0) -> Board:
-    """Post the contacts, then show the board live for `seconds`."""
+async def run_demo_against(base_url: str, nats_url: str, seconds: float = 20.0, token: str | None = None) -> Board:
+    """Post the contacts (with the API token: guardia/tokens.py `client_token`), then show the board live."""
     board = Board()
     bodies = load_contacts()
-    answers = await post_contacts(base_url, bodies)
+    answers = await post_contacts(base_url, bodies, token)
     rejected = [a for a in answers if a["status"] != 202]
     console.print(f"posted {len(bodies)} contacts: {len(bodies) - len(rejected)} accepted, {len(rejected)} rejected")
+    if reasons := sorted({str(a.get("error")) for a in rejected}):
+        console.print(f"[red]rejected:[/red] {', '.join(reasons)}")
     with Live(board.table(), console=console, refresh_per_second=4) as live:
         await follow(nats_url, board, seconds, live)
     return board
@@ -148,6 +151,7 @@ async def run_demo_against(base_url: str, nats_url: str, seconds: float = 20.0) 
 
 async def run_demo_in_process(state: Any) -> None:
     """`guardia up --demo`: the same demo, against the services this process just started."""
-    await run_demo_against(state.base_url, state.settings.nats_url, seconds=state.settings.demo_seconds)
+    await run_demo_against(state.base_url, state.settings.nats_url, seconds=state.settings.demo_seconds,
+                           token=state.token)
     console.print("guardia keeps running (Ctrl-C to stop); `guardia events` and `guardia dead-letters` "
                   "read the streams from another terminal.")

@@ -61,8 +61,8 @@ def instant_of(at: datetime | None, opened_at: datetime, last_change: datetime |
     return max(now, opened_at, last_change or now)
 
 
-def parse_reply(doc: Any) -> tuple[str, str, str | None]:
-    """(text, by, command_id) of `POST /v1/tickets/{id}/replies`."""
+def parse_reply(doc: Any) -> tuple[str, str | None]:
+    """(text, command_id) of `POST /v1/tickets/{id}/replies`; who replies is the token's name (auth.py)."""
     if not isinstance(doc, dict):
         raise InvalidCommand("schema_violation", "(body)", "body must be a JSON object")
     text = doc.get("text")
@@ -70,10 +70,7 @@ def parse_reply(doc: Any) -> tuple[str, str, str | None]:
         raise InvalidCommand("empty_reply", "text", "a reply needs its text (a non-empty string)")
     if len(text) > MAX_REPLY_CHARS:
         raise InvalidCommand("schema_violation", "text", f"is over {MAX_REPLY_CHARS} characters")
-    by = doc.get("by")
-    if not isinstance(by, str) or not by.strip():
-        raise InvalidCommand("schema_violation", "by", "who replies is required (the agent's name or id)")
     command_id = doc.get("command_id")
     if command_id is not None and (not isinstance(command_id, str) or not command_id.strip()):
         raise InvalidCommand("schema_violation", "command_id", "must be a non-empty string")
-    return text.strip(), by.strip(), command_id
+    return text.strip(), command_id

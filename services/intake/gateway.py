@@ -16,6 +16,11 @@
 Every rejection answers 4xx with a reason code and the fields at fault, and keeps the raw bytes
 and headers in the dead letters (design.md invariant 3). Status and classification commands take an
 optional `at` (when it happened: offline agents, imports), bounded by commands.py.
+
+Every /v1 request needs a bearer token whose role the route allows (auth.py: one table, one
+middleware; a new /v1 route needs `agent` until listed there); the acting person of an event is the
+token's name. With GUARDIA_ENV=production a webhook whose channel has no secret answers 503
+`channel_not_configured` instead of taking unsigned payloads.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import nats
 import structlog
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -36,9 +42,11 @@ from guardia import metrics
 from guardia.health import health_routes
 from guardia.policy import Policies
 from guardia.settings import Settings
+from guardia.tokens import TokenStore
 from shared.schemas import ReclassificationRequested, Status, make_event
 
 from . import commands, webhooks
+from .auth import BearerAuth, Refusal, Verifier, principal_of, redacted
 from .channels.base import RawRequest
 from .rules import ContactIn
 from .state import Busy, IntakeState
@@ -74,10 +82,13 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
         reason = rej.message
         if rej.problems:
             reason += ": " + "; ".join(f"{p['field']}: {p['problem']}" for p in rej.problems)
+        headers = dict(request.headers)
+        if request.url.path.startswith("/v1/"):  # the API token stays out of the dead letters
+            headers = redacted(headers)
         try:
             await runtime.dead_letter(
                 tenant=tenant, source=f"gateway {request.method} {request.url.path}", reason_code=rej.code,
-                reason=reason, raw=raw, headers=dict(request.headers),
+                reason=reason, raw=raw, headers=headers,
             )
         except Exception as exc:  # the caller still gets its answer; the log keeps the failure
             log.error("dead_letter_failed", error=str(exc), code=rej.code)
@@ -159,7 +170,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                                 [{"field": "status", "problem": f"must be one of {allowed}"}]) from exc
             try:
                 ev = await state.change_status(
-                    ticket_id, status, by=str(doc.get("by") or "agent"), reason=str(doc.get("reason") or ""),
+                    ticket_id, status, by=principal_of(request).name, reason=str(doc.get("reason") or ""),
                     command_id=doc.get("command_id"), at=commands.parse_at(doc.get("at")),
                 )
             except LookupError as exc:
@@ -171,9 +182,15 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
         return JSONResponse({"event_id": str(ev.event_id), "status": status.value}, status_code=202)
 
     config = webhooks.channel_config(settings)
+    closed: set[str] = set()
     if open_channels := webhooks.unverified(config):
-        log.warning("webhooks_not_verified", channels=open_channels,
-                    hint="set their GUARDIA_*_SECRET/TOKEN before exposing these endpoints")
+        if settings.env == "production":  # fail closed: unsigned payloads are not taken in production
+            closed = set(open_channels)
+            log.error("webhooks_not_configured", channels=open_channels, answer="503 channel_not_configured",
+                      hint="set their GUARDIA_*_SECRET/TOKEN to open these endpoints")
+        else:
+            log.warning("webhooks_not_verified", channels=open_channels,
+                        hint="set their GUARDIA_*_SECRET/TOKEN before exposing these endpoints")
 
     def webhook_route(hook: webhooks.Webhook) -> Route:
         async def receive(request: Request) -> Response:
@@ -181,6 +198,9 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             tenant = settings.default_tenant
             try:
                 raw = await read_body(request, WEBHOOK_MAX_BYTES)
+                if hook.channel in closed:
+                    raise Rejection(503, "channel_not_configured",
+                                    f"channel {hook.channel!r} has no secret set and GUARDIA_ENV is production")
                 query = f"?{request.url.query}" if request.url.query else ""
                 public = config.public_base_url
                 url = f"{public}{request.url.path}{query}" if public else str(request.url)
@@ -234,7 +254,8 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             told = doc.pop("at", None) if isinstance(doc, dict) else None  # when, not what: not in the event
             try:
                 ticket_id = UUID(request.path_params["ticket_id"])
-                fix = ReclassificationRequested.model_validate(doc)
+                fix = ReclassificationRequested.model_validate(
+                    {**doc, "by": principal_of(request).name} if isinstance(doc, dict) else doc)
             except ValidationError as exc:
                 raise Rejection(422, "schema_violation", "invalid reclassification", problems_of(exc)) from exc
             except ValueError as exc:
@@ -264,7 +285,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             except ValueError as exc:
                 raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
             try:
-                text, by, command_id = commands.parse_reply(doc)
+                text, command_id = commands.parse_reply(doc)
             except commands.InvalidCommand as exc:
                 raise command_rejection(exc) from exc
             record = await state.ticket(ticket_id)
@@ -272,7 +293,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                 raise Rejection(404, "unknown_ticket", f"ticket {ticket_id} not found")
             tenant = record["tenant"]
             try:
-                ev = await state.add_reply(ticket_id, text, by, command_id)
+                ev = await state.add_reply(ticket_id, text, principal_of(request).name, command_id)
             except ValueError as exc:
                 raise Rejection(409, "reply_not_deliverable", str(exc)) from exc
         except Rejection as rej:
@@ -294,7 +315,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
             except ValueError as exc:
                 raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
             try:
-                published = await state.undo_merge(ticket_id, str(doc.get("by") or "agent"), str(doc["reason"]))
+                published = await state.undo_merge(ticket_id, principal_of(request).name, str(doc["reason"]))
             except LookupError as exc:
                 return JSONResponse({"error": "not_found", "message": str(exc)}, 404)
             except ValueError as exc:
@@ -302,6 +323,22 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
         except Rejection as rej:
             return await reject(request, rej.raw or raw, rej, settings.default_tenant)
         return JSONResponse({"event_ids": [str(e.event_id) for e in published]}, status_code=202)
+
+    async def refuse(request: Request, refusal: Refusal) -> Response:
+        """A /v1 request without a valid token or role: answered and dead-lettered like any rejected input."""
+        raw = b""
+        try:
+            raw = await read_body(request)
+        except Rejection as too_large:
+            raw = too_large.raw
+        return await reject(request, raw, Rejection(refusal.status, refusal.code, refusal.message),
+                            settings.default_tenant)
+
+    async def open_tokens() -> TokenStore:
+        return await TokenStore.open(runtime.js)
+
+    bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    verifier = Verifier(open_tokens, bootstrap, settings.token_cache_seconds)
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         """Not now, not never: the request was not accepted and nothing is half-done; retry it
@@ -312,6 +349,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
 
     return Starlette(
         exception_handlers={Busy: unavailable, OSError: unavailable, nats.errors.Error: unavailable},
+        middleware=[Middleware(BearerAuth, verifier=verifier, refuse=refuse)],
         routes=[
             *(webhook_route(hook) for hook in webhooks.available()),
             Route("/v1/contacts", post_contact, methods=["POST"]),

@@ -29,6 +29,7 @@ STATUS = {
     "schema_violation": 422,
     "timestamp_out_of_range": 422,
     "unknown_event_type": 422,
+    "channel_not_configured": 503,
 }
 
 
@@ -89,7 +90,8 @@ def channel_config(settings: Settings) -> ChannelConfig:
 SECRETS = {
     "whatsapp": "whatsapp_app_secret", "telegram": "telegram_secret_token", "mailgun": "mailgun_signing_key",
     "sendgrid": "sendgrid_token", "zadarma": "zadarma_secret", "twilio-voice": "twilio_auth_token",
-    "twilio-sms": "twilio_auth_token", "twilio-recording": "twilio_auth_token", "crisp": "crisp_secret",
+    "twilio-sms": "twilio_auth_token", "twilio-recording": "twilio_auth_token",
+    "twilio-status": "twilio_auth_token", "crisp": "crisp_secret",
     "tawkto": "tawkto_secret", "webform": "webform_secret",
 }
 

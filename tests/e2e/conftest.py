@@ -9,6 +9,7 @@ import pytest
 
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
+from tests.api import api_client
 
 
 @pytest.fixture
@@ -19,5 +20,5 @@ async def guardia(settings: Settings) -> AsyncIterator[Running]:
 
 @pytest.fixture
 async def http(guardia: Running) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=guardia.base_url, timeout=10.0) as client:
+    async with api_client(guardia.base_url, timeout=10.0) as client:
         yield client

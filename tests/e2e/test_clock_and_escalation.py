@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 
 from guardia.runner import Running, running
 from guardia.settings import Settings
+from tests.api import api_client
 
 from .helpers import contact, events, eventually, outbox
 
@@ -49,7 +50,7 @@ async def test_timer_that_came_due_while_sla_watch_was_down_fires_once_on_its_re
     settings: Settings, js: JetStreamContext
 ) -> None:
     async with running(("intake", "triage", "sla_watch", "escalation", "notify"), settings) as state:
-        async with httpx.AsyncClient(base_url=state.base_url) as http:
+        async with api_client(state.base_url) as http:
             body = contact("El reporte de ventas muestra los totales mal calculados", pid="down-1",
                            minutes_ago=_almost_due(3.0))
             ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from nats.js import JetStreamContext
 
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
+from tests.api import api_client
 
 from .helpers import IDEAS, contact, events, eventually, outbox
 
 
 async def _post(base_url: str, start: int, stop: int) -> list[str]:
     numbers = []
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with api_client(base_url) as http:
         for i in range(start, stop):
             body = contact(IDEAS[i], pid=f"idea-{i}", email=f"cliente{i}@empresa{i}.co")
             numbers.append((await http.post("/v1/contacts", json=body)).json()["ticket_number"])

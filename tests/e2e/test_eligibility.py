@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import yaml
 from nats.js import JetStreamContext
 
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
+from tests.api import api_client
 
 from .helpers import contact, events, eventually, outbox
 
@@ -37,7 +37,7 @@ async def test_a_customer_in_arrears_gets_a_ticket_for_the_commercial_area_and_n
     settings: Settings, js: JetStreamContext, tmp_path: Path
 ) -> None:
     settings = settings.model_copy(update={"directory_dir": _directory(tmp_path / "directories")})
-    async with running(SERVICES, settings) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
+    async with running(SERVICES, settings) as guardia, api_client(guardia.base_url) as http:
         late = (await http.post("/v1/contacts", json=contact("No me deja generar facturas", pid="mora-1",
                                                              email="compras@andina.co"))).json()
         ok = (await http.post("/v1/contacts", json=contact("No me deja generar facturas", pid="ok-1",

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import httpx
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
@@ -20,6 +19,7 @@ from guardia.policy import Policies
 from guardia.runner import SERVICES, build_service, running
 from guardia.settings import Settings
 from shared.schemas import Channel, Customer, TicketOpened, make_event
+from tests.api import api_client
 
 from .helpers import contact, eventually, outbox
 
@@ -65,7 +65,7 @@ async def test_the_layout_before_partitions_is_migrated_and_its_waiting_ticket_i
     async with running(SERVICES, settings) as guardia:
         acks = await eventually(lambda: _acknowledged(guardia.settings, old_ticket), what="the old ticket's ack")
         assert "NS-000041" in acks[0]["subject"]
-        async with httpx.AsyncClient(base_url=guardia.base_url) as http:
+        async with api_client(guardia.base_url) as http:
             answer = await http.post("/v1/contacts", json=contact("No puedo entrar al sistema", pid="new-1"))
         assert answer.json()["ticket_number"] == "NS-000042"  # numbering continues after the old counter
 

@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from guardia.runner import SERVICES, running
@@ -16,6 +15,7 @@ from services.intake import numbers, rules
 from services.intake.channels.base import CanonicalContact
 from services.intake.state import IntakeState
 from shared.schemas import Channel, Customer
+from tests.api import api_client
 
 from .helpers import contact, eventually, outbox
 
@@ -25,7 +25,7 @@ async def test_a_number_claimed_by_an_opener_that_died_becomes_its_ticket_so_no_
 ) -> None:
     monkeypatch.setattr(numbers, "COMPLETE_AFTER", timedelta(seconds=1))
     monkeypatch.setattr(numbers, "CHECK_EVERY", 0.5)
-    async with running(SERVICES, settings) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
+    async with running(SERVICES, settings) as guardia, api_client(guardia.base_url) as http:
         # An opener that won its thread and claimed NS-000001, then died (kill -9) before publishing
         # anything; its provider never retries.
         state = IntakeState(guardia.services["intake"])

@@ -13,6 +13,7 @@ from guardia.bus.topology import EVENTS
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
 from shared.schemas import event_subject
+from tests.api import api_client
 
 from .helpers import contact, events, eventually, outbox, types_of
 
@@ -52,7 +53,7 @@ async def test_events_delivered_twice_past_the_dedup_window_change_nothing_the_s
     # A one-second dedup window: re-derived events would no longer be dropped by NATS, so only the
     # handlers' own state can keep a redelivery from doubling an effect.
     settings = settings.model_copy(update={"dedup_window_seconds": 1})
-    async with running(SERVICES, settings) as guardia, httpx.AsyncClient(base_url=guardia.base_url) as http:
+    async with running(SERVICES, settings) as guardia, api_client(guardia.base_url) as http:
         body = contact("No cuadra el balance de prueba con el libro mayor", pid="again-1", minutes_ago=24 * 60 - 0.05)
         ticket = (await http.post("/v1/contacts", json=body)).json()["ticket_id"]
         await eventually(lambda: _typed(js, ticket, "ticket.escalated"), within=20, what="the escalation")

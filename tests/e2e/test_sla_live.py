@@ -26,6 +26,7 @@ from shared.schemas import (
     TicketType,
     make_event,
 )
+from tests.api import TEST_TOKEN, api_client
 
 from .helpers import contact, events, eventually, outbox
 
@@ -92,10 +93,11 @@ async def test_breaches_fire_exactly_once_after_sla_watch_is_killed_and_nats_res
     store = Path(tempfile.mkdtemp(prefix="guardia-restart-"))
     port = free_port()
     server = EmbeddedNats(store, port=port).start()
-    settings = Settings(nats_url=server.url, http_port=free_port(), data_dir=tmp_path, log_level="WARNING")
+    settings = Settings(nats_url=server.url, http_port=free_port(), data_dir=tmp_path, log_level="WARNING",
+                        bootstrap_token=TEST_TOKEN)
     tickets = []
     try:
-        async with running(SERVICES, settings) as state, httpx.AsyncClient(base_url=state.base_url) as http:
+        async with running(SERVICES, settings) as state, api_client(state.base_url) as http:
             for i, seconds in enumerate((3, 5, 7)):
                 body = contact(f"El informe {i} muestra los totales mal calculados", pid=f"restart-{i}",
                                email=f"c{i}@x.co", minutes_ago=24 * 60 - seconds / 60)

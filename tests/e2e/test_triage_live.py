@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from guardia.cli import app as cli
 from guardia.runner import Running
+from tests.api import api_headers, token_for
 
 from .helpers import contact, events, eventually, outbox
 
@@ -27,7 +28,8 @@ async def test_an_agent_correction_is_honoured_downstream_and_kept_as_labeled_da
     await eventually(lambda: _of(js, ticket, "ticket.assigned"), what="the first assignment")
     fix = {"ticket_type": "problema", "priority": "urgente", "area": "contabilidad", "categories": [],
            "by": "ana", "reason": "el cliente no puede cerrar el mes: no opera la contabilidad"}
-    answer = await http.post(f"/v1/tickets/{ticket}/classification", json=fix)
+    ana = api_headers(await token_for(js, "ana"))  # `by` is the token's name
+    answer = await http.post(f"/v1/tickets/{ticket}/classification", json=fix, headers=ana)
     assert answer.status_code == 202, answer.text
 
     agent = await eventually(lambda: _agent_classification(js, ticket), what="the agent's classification")

@@ -30,6 +30,11 @@ def test_up_with_demo_runs_everything_on_its_own_nats_and_stops_gracefully(tmp_p
                 break
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             time.sleep(0.5)
+        token_file = tmp_path / "api.token"
+        assert token_file.exists() and token_file.stat().st_mode & 0o077 == 0  # for this user only
+        # `guardia demo` from another terminal: no token given, it finds the local one `up` wrote
+        again = subprocess.run([str(guardia), "demo", "--seconds", "0"], env=env, capture_output=True, text=True,
+                               timeout=60)
         time.sleep(7)  # let the live table finish
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -41,6 +46,10 @@ def test_up_with_demo_runs_everything_on_its_own_nats_and_stops_gracefully(tmp_p
     assert any(n["kind"] == "committee" for n in notes)
     assert any(n["kind"] == "escalation" for n in notes)
     assert "posted 41 contacts: 41 accepted" in output
+    token = token_file.read_text().strip()
+    assert f"API token (role agent, name 'local'): {token}" in output
+    assert output.count(token) == 1  # printed for the person at the terminal, in no log line
+    assert again.returncode == 0 and "posted 41 contacts: 41 accepted" in again.stdout, again.stdout + again.stderr
     assert "nats_server_stopped" in output
     assert not (tmp_path / "nats.url").exists()  # cleaned up on the way out
     assert (tmp_path / "nats" / "jetstream").is_dir()  # JetStream on the local data folder

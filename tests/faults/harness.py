@@ -33,6 +33,7 @@ from guardia.bus.topology import DLQ, EVENTS
 from guardia.demo import CONTACTS, load_contacts
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.eventlog import read_stream
+from tests.api import TEST_TOKEN, api_client
 
 from ..e2e.helpers import IDEAS
 
@@ -148,6 +149,7 @@ class Cluster:
                        "GUARDIA_LOG_LEVEL": "WARNING", "GUARDIA_LOG_FORMAT": "json",
                        "GUARDIA_ACK_WAIT_SECONDS": str(self.ack_wait), "GUARDIA_MAX_DELIVER": str(self.max_deliver),
                        "GUARDIA_HTTP_PORT": str(free_port()), "GUARDIA_CRASH_POINTS": self.crash_points,
+                       "GUARDIA_BOOTSTRAP_TOKEN": TEST_TOKEN,
                        **self.env}
                 self.members.append(Replica(service, i, env, self.root / f"{service}-{i}.log"))
         # intake first: it creates the streams the others would otherwise race to create
@@ -283,7 +285,7 @@ async def post_at_rate(gateways: list[str], bodies: list[dict[str, Any]], rate: 
                        rng: random.Random) -> dict[str, dict[str, Any]]:
     """Post at `rate` per second, each with provider-style retries; answers by provider message id."""
     answers: dict[str, dict[str, Any]] = {}
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http:
+    async with api_client(limits=httpx.Limits(max_connections=200)) as http:
 
         async def one(delay: float, body: dict[str, Any]) -> None:
             await asyncio.sleep(delay)

@@ -8,8 +8,9 @@ import asyncio
 import random
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.api import api_client
 
 from .harness import Cluster, contacts, post_at_rate, post_until_accepted, quiet
 
@@ -39,7 +40,7 @@ async def test_replicas_keep_each_tickets_order_and_convene_each_committee_once_
         await quiet(cluster, tickets)
         # Then every ticket waits on its customer and comes back: two stage changes in a row, which
         # each service must see in that order (sla_watch pauses, then resumes the clock).
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with api_client(timeout=10) as http:
             for ticket in sorted(tickets):
                 for status in ("en_proceso_del_solicitante", "en_proceso"):
                     command = {"status": status, "by": "ana", "command_id": f"{ticket}:{status}"}  # retry-safe

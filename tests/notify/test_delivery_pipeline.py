@@ -11,12 +11,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from nats.js import JetStreamContext
 
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
+from tests.api import api_client
 from tests.e2e.helpers import contact, eventually
 
 from .fakes import FakeSmtp, FakeStaffWebhook, FakeTwilio, FakeWhatsApp, ScriptedResponse
@@ -70,7 +70,7 @@ async def test_a_whatsapp_customer_gets_the_ticket_number_on_whatsapp_once(
         delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
     wa_id = f"52144255{uuid.uuid4().int % 100000:05d}"  # a Mexican id with the mobile digit E.164 drops
     wamid = f"wamid.{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         answer = await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "Buenas, no puedo timbrar ninguna factura, el SAT las rechaza todas",
             whatsapp_api.phone_number_id))
@@ -91,7 +91,7 @@ async def test_an_email_customer_gets_a_threaded_reply_with_the_number_in_the_su
         delivering: Running, smtp_server: FakeSmtp, js: JetStreamContext) -> None:
     message_id = f"<{uuid.uuid4().hex}@ferreteriaelsol.co>"
     email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         answer = await http.post("/v1/contacts", json=contact(
             "No podemos timbrar la nómina, el PAC rechaza todos los recibos", email=email, pid=message_id,
             subject="Nómina sin timbrar"))
@@ -113,7 +113,7 @@ async def test_a_rate_limited_provider_delivers_exactly_once_when_it_recovers(
     wamid = f"wamid.{uuid.uuid4().hex}"
     limit: ScriptedResponse = (400, FakeWhatsApp.error(130429, "Rate limit hit"), {})
     whatsapp_api.script(limit, limit)  # the next two sends are refused, the third accepted
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "el reporte de cartera no cuadra con el saldo contable", whatsapp_api.phone_number_id))
     ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
@@ -146,7 +146,7 @@ async def test_a_provider_down_longer_than_the_quick_retries_is_tried_again_in_l
     wamid = f"wamid.{uuid.uuid4().hex}"
     down: ScriptedResponse = (500, FakeWhatsApp.error(131000, "Something went wrong"), {})
     whatsapp_api.script(down, down, down, down)  # two quick retries, a timer, one quick retry, a timer
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "no abre el modulo de compras desde esta mañana", whatsapp_api.phone_number_id))
     ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
@@ -167,7 +167,7 @@ async def test_a_late_failure_on_whatsapp_moves_the_message_to_sms(
         delivering: Running, whatsapp_api: FakeWhatsApp, twilio_api: FakeTwilio, js: JetStreamContext) -> None:
     wa_id = f"52144255{uuid.uuid4().int % 100000:05d}"
     wamid = f"wamid.{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "no me deja timbrar el complemento de pago, sale error del SAT",
             whatsapp_api.phone_number_id))
@@ -193,7 +193,7 @@ async def test_a_message_no_channel_can_deliver_becomes_a_task_for_a_person(
     wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
     wamid = f"wamid.{uuid.uuid4().hex}"
     twilio_api.unsubscribed.add(f"+{wa_id}")  # the customer texted STOP to the SMS number
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "el inventario no descuenta las ventas del punto de venta", whatsapp_api.phone_number_id))
         ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")
@@ -231,7 +231,7 @@ async def test_an_sms_twilio_reports_undelivered_moves_on_to_the_next_channel(
     from services.intake.channels.twilio import signature_of
 
     email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         answer = await http.post("/v1/contacts", json=contact(
             "Llamó Pedro: el punto de venta no imprime el cierre de caja", email=email, channel="phone",
             pid=f"call-{uuid.uuid4().hex}"))
@@ -262,7 +262,7 @@ async def test_delivered_and_read_reports_become_events_once(
         delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
     wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
     wamid = f"wamid.{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "como exporto el reporte de ventas a excel?", whatsapp_api.phone_number_id))
         ticket = await eventually(lambda: _maybe(ticket_of(js, wamid)), what="the ticket")

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from guardia.policy import BUILTIN_DIR
 from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
+from tests.api import api_client
 from tests.e2e.helpers import contact, events, eventually
 
 from .fakes import FakeSmtp, FakeWhatsApp
@@ -75,7 +76,7 @@ async def test_the_customer_hears_of_each_stage_and_everyone_involved_gets_the_r
         mailing: Running, smtp_server: FakeSmtp, js: JetStreamContext) -> None:
     email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
     message_id = f"<{uuid.uuid4().hex}@ferreteriaelsol.co>"
-    async with httpx.AsyncClient(base_url=mailing.base_url) as http:
+    async with api_client(mailing.base_url) as http:
         answer = await http.post("/v1/contacts", json=contact(
             "No podemos timbrar las facturas, el PAC responde error 301", email=email, pid=message_id,
             subject="Facturas sin timbrar"))
@@ -125,7 +126,7 @@ async def test_after_24_hours_of_silence_the_customer_is_written_with_approved_t
     whatsapp_api.approved_templates |= {("acuse_tique", "es"), ("avance_tique", "es")}
     phone = f"+57310{uuid.uuid4().int % 10_000_000:07d}"
     async with running(SERVICES, with_accounts(settings, whatsapp_api, smtp_server).model_copy(
-            update={"policy_dir": folder})) as state, httpx.AsyncClient(base_url=state.base_url) as http:
+            update={"policy_dir": folder})) as state, api_client(state.base_url) as http:
         answer = await http.post("/v1/contacts", json=whatsapp_contact(
             phone, 25, "el módulo de inventario no abre desde ayer"))
         assert answer.status_code == 202, answer.text
@@ -164,7 +165,7 @@ async def test_a_tenant_speaks_through_its_own_account_with_its_own_words(
         path.write_text(path.read_text(encoding="utf-8").replace("{ACME_URL}", acme_api.base_url), encoding="utf-8")
         phone = f"+57311{uuid.uuid4().int % 10_000_000:07d}"
         configured = with_accounts(settings, whatsapp_api, smtp_server).model_copy(update={"policy_dir": folder})
-        async with running(SERVICES, configured) as state, httpx.AsyncClient(base_url=state.base_url) as http:
+        async with running(SERVICES, configured) as state, api_client(state.base_url) as http:
             body = whatsapp_contact(phone, 0, "no carga el tablero de ventas desde esta mañana")
             body["tenant"] = "acme"
             answer = await http.post("/v1/contacts", json=body)
