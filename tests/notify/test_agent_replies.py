@@ -17,6 +17,7 @@ from guardia.runner import SERVICES, Running, running
 from guardia.settings import Settings
 from services.notify.rules import NotifyRules, TicketView
 from shared.schemas import Channel, MessageAdded, make_event
+from tests.api import api_client, api_headers, token_for
 from tests.e2e.helpers import contact, events, eventually
 
 from .fakes import FakeSmtp, FakeWhatsApp
@@ -48,10 +49,13 @@ def _text(mail: Any) -> str:
                    for p in mail.walk() if p.get_content_type() == "text/plain")
 
 
-async def _reply_twice(http: httpx.AsyncClient, ticket: str) -> list[dict[str, Any]]:
-    """The agent's client posts the reply, loses the answer and posts it again with the same command id."""
-    body = {"text": REPLY, "by": "ana.soporte", "command_id": f"reply-{uuid.uuid4().hex}"}
-    answers = [await http.post(f"/v1/tickets/{ticket}/replies", json=body) for _ in range(2)]
+async def _reply_twice(http: httpx.AsyncClient, js: JetStreamContext, ticket: str) -> list[dict[str, Any]]:
+    """The agent's client posts the reply, loses the answer and posts it again with the same command id.
+    The body's `by` is ignored: who replies is the token's name."""
+    token = await token_for(js, f"ana.soporte.{uuid.uuid4().hex[:6]}")
+    body = {"text": REPLY, "by": "alguien.mas", "command_id": f"reply-{uuid.uuid4().hex}"}
+    answers = [await http.post(f"/v1/tickets/{ticket}/replies", json=body, headers=api_headers(token))
+               for _ in range(2)]
     assert [a.status_code for a in answers] == [202, 202], answers[0].text
     return [a.json() for a in answers]
 
@@ -60,13 +64,13 @@ async def test_an_email_customer_gets_the_agent_s_reply_threaded_under_their_mes
         delivering: Running, smtp_server: FakeSmtp, js: JetStreamContext) -> None:
     message_id = f"<{uuid.uuid4().hex}@ferreteriaelsol.co>"
     email = f"{uuid.uuid4().hex[:8]}@ferreteriaelsol.co"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         opened = await http.post("/v1/contacts", json=contact(
             "No podemos timbrar la nómina, el PAC rechaza todos los recibos", email=email, pid=message_id,
             subject="Nómina sin timbrar"))
         ticket = opened.json()["ticket_id"]
         await eventually(lambda: _sent(js, ticket, ":acknowledgment"), what="the acknowledgment")
-        first, again = await _reply_twice(http, ticket)
+        first, again = await _reply_twice(http, js, ticket)
     assert first["event_id"] == again["event_id"]
     await eventually(lambda: _sent(js, ticket, ":respuesta:"), what="the reply delivered")
     await asyncio.sleep(1.0)  # a doubled delivery would have arrived by now
@@ -77,20 +81,20 @@ async def test_an_email_customer_gets_the_agent_s_reply_threaded_under_their_mes
     assert number in mail["Subject"]
     assert mail["In-Reply-To"] == message_id  # threaded under the customer's own message
     added = [d for d in await events(js, ticket) if d["event_type"] == "ticket.message_added"]
-    assert [(d["data"]["author"], d["data"]["by"], d["data"]["channel"]) for d in added] == [
-        ("agent", "ana.soporte", "email")]
+    assert [(d["data"]["author"], d["data"]["by"].split(".")[:2], d["data"]["channel"]) for d in added] == [
+        ("agent", ["ana", "soporte"], "email")]
 
 
 async def test_a_whatsapp_customer_gets_the_agent_s_reply_quoting_their_message_once(
         delivering: Running, whatsapp_api: FakeWhatsApp, js: JetStreamContext) -> None:
     wa_id = f"57300{uuid.uuid4().int % 10_000_000:07d}"
     wamid = f"wamid.{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(base_url=delivering.base_url) as http:
+    async with api_client(delivering.base_url) as http:
         answer = await http.post("/webhooks/whatsapp", json=whatsapp_webhook(
             wa_id, wamid, "No puedo timbrar la nómina, el PAC rechaza los recibos", whatsapp_api.phone_number_id))
         ticket = answer.json()["contacts"][0]["ticket_id"]
         await eventually(lambda: _sent(js, ticket, ":acknowledgment"), what="the acknowledgment")
-        await _reply_twice(http, ticket)
+        await _reply_twice(http, js, ticket)
     await eventually(lambda: _sent(js, ticket, ":respuesta:"), what="the reply delivered")
     await asyncio.sleep(1.0)
     replies = [r.json or {} for r in whatsapp_api.sent()

@@ -25,6 +25,7 @@ from guardia.cli import app as cli
 from guardia.embedded import free_port
 from guardia.runner import SERVICES, running
 from guardia.settings import Settings
+from tests.api import api_client
 from tests.e2e.helpers import contact, dead_letters, events, eventually
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -57,7 +58,7 @@ async def test_a_contact_through_the_pipeline_shows_on_a_service_s_metrics(
     before_opened = _now("guardia_events_handled_total", **opened)
     before_classified = _now("guardia_events_handled_total", **classified)
     before_latency = _now("guardia_handler_seconds_count", service="sla_watch", event_type="ticket.opened")
-    async with running(SERVICES, settings) as state, httpx.AsyncClient(base_url=state.base_url, timeout=10) as http:
+    async with running(SERVICES, settings) as state, api_client(state.base_url, timeout=10) as http:
         before_sent = {t: _now("guardia_notifications_total", transport=t, outcome="sent") for t in ("outbox",)}
         answer = await http.post("/v1/contacts", json=contact("No puedo ingresar a la plataforma, urgente"))
         assert answer.status_code == 202
