@@ -21,12 +21,18 @@ import pyarrow as pa
 from shared.schemas import REGISTRY
 
 LANDING_DDL = """
-CREATE TABLE landing (seq BIGINT, stored_ns BIGINT, subject VARCHAR, reply VARCHAR, raw BLOB)
+CREATE TEMP TABLE landing (seq BIGINT, stored_ns BIGINT, subject VARCHAR, reply VARCHAR, raw BLOB)
 """
 
 
 def create_landing(con: duckdb.DuckDBPyConnection) -> None:
+    """The empty `events_full` (and the registry as `known_types`): batches are parsed as they land,
+    in the landing thread, so DuckDB's parsing overlaps the NATS read."""
     con.execute(LANDING_DDL)
+    con.register("known_types_arrow", known_types())
+    con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
+    con.unregister("known_types_arrow")
+    con.execute(PARSE_SQL.format(source="landing") + " LIMIT 0")
 
 
 def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], replies: list[str | None],
@@ -40,7 +46,8 @@ def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], repli
     })
     con.register("batch_view", batch)
     try:
-        con.execute("INSERT INTO landing SELECT seq, NULL, subject, reply, raw FROM batch_view")
+        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(
+            source="(SELECT seq, NULL::BIGINT AS stored_ns, subject, reply, raw FROM batch_view)"))
     finally:
         con.unregister("batch_view")
 
@@ -65,8 +72,7 @@ def known_types() -> pa.Table:
 
 #: The JetStream ack reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
 #: (9 tokens) or, with domain and account hash, `$JS.ACK.<domain>.<hash>.<stream>...<pending>.<token>`.
-PARSE_SQL = """
-CREATE TEMP TABLE events_full AS
+PARSE_SELECT = """
 WITH l AS (
     SELECT
         CASE WHEN reply IS NULL THEN seq
@@ -77,7 +83,7 @@ WITH l AS (
              ELSE TRY_CAST(string_split(reply, '.')[10] AS BIGINT) END AS stored_ns,
         subject,
         TRY(decode(raw)) AS txt
-    FROM landing
+    FROM {source}
 ), j AS (
     SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
                    THEN txt::JSON END AS doc
@@ -113,7 +119,7 @@ SELECT
         WHEN schema_version IS NULL OR schema_version < 1
             THEN 'schema_violation: envelope: schema_version: missing or < 1'
         WHEN occurred_at IS NULL THEN 'schema_violation: envelope: occurred_at: missing or not an aware datetime'
-        WHEN tenant IS NULL OR NOT regexp_full_match(tenant, '[a-z0-9][a-z0-9_-]{0,62}')
+        WHEN tenant IS NULL OR NOT regexp_full_match(tenant, '[a-z0-9][a-z0-9_-]{{0,62}}')
             THEN 'schema_violation: envelope: tenant: missing or malformed'
         WHEN e[6] IS NOT NULL AND ticket_id IS NULL THEN 'schema_violation: envelope: ticket_id: not a UUID'
         WHEN correlation_id IS NULL THEN 'schema_violation: envelope: correlation_id: missing or not a UUID'
@@ -135,14 +141,9 @@ SELECT
     txt AS raw_text
 FROM c
 """
+PARSE_SQL = "CREATE TEMP TABLE events_full AS " + PARSE_SELECT
 
 
-def parse_landing(con: duckdb.DuckDBPyConnection) -> None:
-    """landing -> `events_full` (temporary: full payloads, raw text), one row per message."""
-    con.register("known_types_arrow", known_types())
-    con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
-    con.unregister("known_types_arrow")
-    con.execute(PARSE_SQL)
 
 
 def validate_exactly(con: duckdb.DuckDBPyConnection) -> int:

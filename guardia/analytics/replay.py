@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from guardia import __version__
-from guardia.analytics.landing import create_landing, land_batch, parse_landing, validate_exactly
+from guardia.analytics.landing import create_landing, land_batch, validate_exactly
 from guardia.analytics.tables import TABLES, build_tables, install_macros
 from guardia.policy import Policies
 
@@ -185,8 +185,7 @@ def apply_filters(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> Non
 
 
 def build(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> int:
-    """landing -> events_full -> every table. Returns how many events `--validate` rejected on top."""
-    parse_landing(con)
+    """events_full (parsed as landed) -> every table. Returns how many events `--validate` rejected on top."""
     apply_filters(con, options)
     rejected = validate_exactly(con) if options.validate else 0
     build_tables(con, Policies.load(options.policies_dir), options.keep_names)
@@ -235,7 +234,8 @@ def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options:
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, manifest: dict[str, Any]) -> None:
-    """Parquet per table (sorted, so bytes repeat), the manifest, then a DuckDB file of the same tables."""
+    """Parquet per table (sorted, so bytes repeat), the manifest, then a DuckDB file of the same tables (a
+    convenience: DuckDB's own file layout is not byte-stable, the Parquet files are)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, order in TABLES.items():
         target = out_dir / f"{name}.parquet"
@@ -246,13 +246,12 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, manifest: dict[
     db = out_dir / "guardia.duckdb"
     tmp = out_dir / "guardia.duckdb.tmp"
     tmp.unlink(missing_ok=True)
-    file_con = duckdb.connect(str(tmp))
+    con.execute(f"ATTACH '{tmp}' AS replay_file")
     try:
-        file_con.execute("SET TimeZone = 'UTC'")
-        for name in TABLES:
-            file_con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{out_dir / (name + '.parquet')}')")
+        for name, order in TABLES.items():
+            con.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name} ORDER BY {order}")
     finally:
-        file_con.close()
+        con.execute("DETACH replay_file")
     shutil.move(str(tmp), str(db))
 
 
