@@ -52,6 +52,17 @@ def _register_whatif() -> None:
 
 
 _register_whatif()
+
+
+def _register_analytics() -> None:
+    """`guardia replay` and `guardia report` (the `analytics` extra: DuckDB, pyarrow, Altair)."""
+    from guardia.commands.analytics import replay_command, report_command
+
+    app.command("replay")(replay_command)
+    app.command("report")(report_command)
+
+
+_register_analytics()
 triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guardia.analytics.policy import ReportsPolicy
 from services.escalation.policy import EscalationPolicy
 from services.intake.policy import IntakePolicy
 from services.notify.policy import NotifyPolicy
@@ -49,6 +50,7 @@ class TenantPolicy(BaseModel):
     sla: SlaPolicy
     escalation: EscalationPolicy
     notify: NotifyPolicy
+    reports: ReportsPolicy = ReportsPolicy()
 
     @cached_property
     def business_calendar(self) -> BusinessCalendar:

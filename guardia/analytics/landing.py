@@ -1,0 +1,162 @@
+"""Landing raw envelopes in DuckDB, and parsing them there in bulk.
+
+Why raw: the replay is bound by Python work per message (analysts-notes §3), and `decode_event` costs
+about 34 µs per event here, three times the raw NATS read. So the reader keeps only `(subject, reply,
+bytes)` per message, a worker thread appends them to DuckDB as Arrow batches, and DuckDB parses and
+checks the JSON with all its threads at the end. The stream sequence and stored time are cut out of
+the JetStream reply subject in SQL, since `msg.metadata` alone costs half of a raw read.
+
+The checks in SQL mirror `decode_event` for what the tables rely on: well-formed JSON, the envelope's
+fields and types, a known event type, a version this build can read (not newer), and the payload's
+required fields. `--validate` adds the exact pydantic validation on top (slower).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from shared.schemas import REGISTRY
+
+LANDING_DDL = """
+CREATE TEMP TABLE landing (seq BIGINT, stored_ns BIGINT, subject VARCHAR, reply VARCHAR, raw BLOB)
+"""
+
+
+def create_landing(con: duckdb.DuckDBPyConnection) -> None:
+    """The empty `events_full` (and the registry as `known_types`): batches are parsed as they land,
+    in the landing thread, so DuckDB's parsing overlaps the NATS read."""
+    con.execute(LANDING_DDL)
+    con.register("known_types_arrow", known_types())
+    con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
+    con.unregister("known_types_arrow")
+    con.execute(PARSE_SQL.format(source="landing") + " LIMIT 0")
+
+
+def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], replies: list[str | None],
+               raws: list[bytes], seqs: list[int] | None = None) -> None:
+    """Append one batch; `seqs` is given for files (line numbers), else cut from the reply subjects."""
+    batch = pa.table({
+        "seq": pa.array(seqs, pa.int64()) if seqs is not None else pa.nulls(len(raws), pa.int64()),
+        "subject": pa.array(subjects, pa.string()),
+        "reply": pa.array(replies, pa.string()),
+        "raw": pa.array(raws, pa.binary()),
+    })
+    con.register("batch_view", batch)
+    try:
+        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(
+            source="(SELECT seq, NULL::BIGINT AS stored_ns, subject, reply, raw FROM batch_view)"))
+    finally:
+        con.unregister("batch_view")
+
+
+def known_types() -> pa.Table:
+    """Every registered event type: the oldest version this build can upcast, its newest version and
+    the payload's required fields (from the pydantic model's JSON Schema)."""
+    rows: dict[str, list[Any]] = {"event_type": [], "min_version": [], "latest_version": [], "required": []}
+    for name, cls in sorted(REGISTRY.latest.items()):
+        oldest = cls.version
+        while oldest > 1 and (name, oldest - 1) in REGISTRY.upcasters:
+            oldest -= 1
+        rows["event_type"].append(name)
+        rows["min_version"].append(oldest)
+        rows["latest_version"].append(cls.version)
+        rows["required"].append(sorted(cls.model_json_schema().get("required", [])))
+    return pa.table(rows, schema=pa.schema([
+        ("event_type", pa.string()), ("min_version", pa.int64()), ("latest_version", pa.int64()),
+        ("required", pa.list_(pa.string())),
+    ]))
+
+
+#: The JetStream ack reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
+#: (9 tokens) or, with domain and account hash, `$JS.ACK.<domain>.<hash>.<stream>...<pending>.<token>`.
+PARSE_SELECT = """
+WITH l AS (
+    SELECT
+        CASE WHEN reply IS NULL THEN seq
+             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[6] AS BIGINT)
+             ELSE TRY_CAST(string_split(reply, '.')[8] AS BIGINT) END AS seq,
+        CASE WHEN reply IS NULL THEN NULL
+             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[8] AS BIGINT)
+             ELSE TRY_CAST(string_split(reply, '.')[10] AS BIGINT) END AS stored_ns,
+        subject,
+        TRY(decode(raw)) AS txt
+    FROM {source}
+), j AS (
+    SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
+                   THEN txt::JSON END AS doc
+    FROM l
+), f AS (
+    SELECT seq, stored_ns, subject, txt, doc,
+        json_extract_string(doc, ['$.event_id', '$.event_type', '$.schema_version', '$.occurred_at',
+                                  '$.tenant', '$.ticket_id', '$.correlation_id', '$.causation_id',
+                                  '$.producer']) AS e,
+        json_extract(doc, '$.data') AS data
+    FROM j
+), c AS (
+    SELECT f.*,
+        TRY_CAST(e[1] AS UUID) AS event_id, e[2] AS event_type, TRY_CAST(e[3] AS INTEGER) AS schema_version,
+        CASE WHEN regexp_matches(coalesce(e[4], ''), '(Z|[+-]\\d\\d:?\\d\\d)$')
+             THEN TRY_CAST(e[4] AS TIMESTAMPTZ) END AS occurred_at,
+        e[5] AS tenant, TRY_CAST(e[6] AS UUID) AS ticket_id, TRY_CAST(e[7] AS UUID) AS correlation_id,
+        TRY_CAST(e[8] AS UUID) AS causation_id, e[9] AS producer,
+        k.min_version, k.latest_version, k.required
+    FROM f LEFT JOIN known_types k ON k.event_type = f.e[2]
+)
+SELECT
+    seq,
+    CASE WHEN stored_ns IS NOT NULL THEN make_timestamp(stored_ns // 1000)::TIMESTAMPTZ END AS stored_at,
+    subject, event_id, event_type, schema_version, occurred_at, tenant, ticket_id, correlation_id,
+    causation_id, producer, data,
+    CASE
+        WHEN txt IS NULL THEN 'malformed_json: not UTF-8'
+        WHEN doc IS NULL THEN 'malformed_json: not a JSON object'
+        WHEN event_id IS NULL THEN 'schema_violation: envelope: event_id: missing or not a UUID'
+        WHEN event_type IS NULL OR NOT regexp_full_match(event_type, '[a-z_]+\\.[a-z_]+')
+            THEN 'schema_violation: envelope: event_type: missing or malformed'
+        WHEN schema_version IS NULL OR schema_version < 1
+            THEN 'schema_violation: envelope: schema_version: missing or < 1'
+        WHEN occurred_at IS NULL THEN 'schema_violation: envelope: occurred_at: missing or not an aware datetime'
+        WHEN tenant IS NULL OR NOT regexp_full_match(tenant, '[a-z0-9][a-z0-9_-]{{0,62}}')
+            THEN 'schema_violation: envelope: tenant: missing or malformed'
+        WHEN e[6] IS NOT NULL AND ticket_id IS NULL THEN 'schema_violation: envelope: ticket_id: not a UUID'
+        WHEN correlation_id IS NULL THEN 'schema_violation: envelope: correlation_id: missing or not a UUID'
+        WHEN e[8] IS NOT NULL AND causation_id IS NULL THEN 'schema_violation: envelope: causation_id: not a UUID'
+        WHEN producer IS NULL THEN 'schema_violation: envelope: producer: missing'
+        WHEN data IS NULL OR json_type(data) <> 'OBJECT' THEN 'schema_violation: envelope: data: not an object'
+        WHEN latest_version IS NULL THEN 'unknown_event_type: ' || event_type
+        WHEN schema_version > latest_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
+            || ' is newer than this build knows (v' || latest_version || ')'
+        WHEN schema_version < min_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
+            || ' has no upcaster to v' || (schema_version + 1)
+        WHEN schema_version = latest_version
+             AND len(list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"'))) > 0
+            THEN 'schema_violation: ' || event_type || ': '
+                 || array_to_string(list_transform(
+                        list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"')),
+                                                   lambda x: 'data.' || x || ': Field required'), '; ')
+    END AS decode_error,
+    txt AS raw_text
+FROM c
+"""
+PARSE_SQL = "CREATE TEMP TABLE events_full AS " + PARSE_SELECT
+
+
+
+
+def validate_exactly(con: duckdb.DuckDBPyConnection) -> int:
+    """`--validate`: run `decode_event` (pydantic) on every event the SQL checks passed; returns how many
+    more it rejected. About 34 µs an event, so it is an option, not the default."""
+    from shared.schemas import SchemaError, decode_event
+
+    errors: list[tuple[str, int]] = []
+    for seq, txt in con.execute("SELECT seq, raw_text FROM events_full WHERE decode_error IS NULL").fetchall():
+        try:
+            decode_event(txt)
+        except SchemaError as exc:
+            errors.append((str(exc), seq))
+    if errors:
+        con.executemany("UPDATE events_full SET decode_error = ? WHERE seq = ?", errors)
+    return len(errors)

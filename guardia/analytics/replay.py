@@ -1,0 +1,310 @@
+"""`guardia replay`: the event log (GUARDIA_EVENTS or a `guardia events --json` dump) into DuckDB + Parquet.
+
+Output folder: `guardia.duckdb`, one `<table>.parquet` per table (tables.TABLES), `manifest.json`
+(what was read and built: stream sequences, counts per event type, rows per table, decode errors,
+policy versions) and `run.json` (timings and rate). Same input, same Parquet and manifest bytes:
+timings are the only thing that differs between runs, so they live apart in `run.json`.
+
+Reading NATS: an ordered push consumer with a callback (the fastest nats-py read, analysts-notes §3),
+from `since − lateness` by stored time, since `occurred_at` can be earlier than the storage order
+(back-dated contacts, timers fired after an outage); rows are then kept by `occurred_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from guardia import __version__
+from guardia.analytics.landing import create_landing, land_batch, validate_exactly
+from guardia.analytics.tables import TABLES, build_tables, install_macros
+from guardia.policy import Policies
+
+BATCH = 20_000
+Progress = Callable[[int, int | None], None]  # (messages so far, total if known)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    tenant: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    lateness: timedelta = timedelta(days=7)
+    keep_names: bool = False
+    validate: bool = False
+    policies_dir: Path | None = None
+
+
+@dataclass
+class ReplayResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+    connection: duckdb.DuckDBPyConnection
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB in UTC, so timestamps print and group the same on every machine."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+# --- sources ------------------------------------------------------------------------------------------
+
+def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None) -> int:
+    """A `guardia events --json` dump: one envelope per line; `seq` is the line number (1-based)."""
+    create_landing(con)
+    seqs: list[int] = []
+    raws: list[bytes] = []
+    n = 0
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            seqs.append(number)
+            raws.append(line)
+            n += 1
+            if len(raws) >= BATCH:
+                land_batch(con, [None] * len(raws), [None] * len(raws), raws, seqs)
+                seqs, raws = [], []
+                if progress:
+                    progress(n, None)
+    if raws:
+        land_batch(con, [None] * len(raws), [None] * len(raws), raws, seqs)
+    if progress:
+        progress(n, n)
+    return n
+
+
+async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subject: str,
+                    start: datetime | None, progress: Progress | None = None, idle: float = 2.0) -> int:
+    """Read `subject` of `stream` to its current end into `landing`. The callback keeps three
+    references per message; a worker thread lands each batch while the next one is read."""
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+    from nats.js.errors import NotFoundError
+
+    create_landing(con)
+    nc = await nats.connect(url)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardia-replay-landing")
+    pending: list[Future[None]] = []
+    subjects: list[str | None] = []
+    replies: list[str | None] = []
+    raws: list[bytes] = []
+    count = 0
+    total: int | None = None
+    done = asyncio.get_running_loop().create_future()
+    last_seen = time.monotonic()
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.stream_info(stream)
+        except NotFoundError:
+            return 0
+        if info.state.messages == 0:
+            return 0
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start) \
+            if start is not None else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+
+        def flush() -> None:
+            nonlocal subjects, replies, raws
+            if raws:
+                pending.append(pool.submit(land_batch, con, subjects, replies, raws))
+                subjects, replies, raws = [], [], []
+
+        async def on_msg(msg: Any) -> None:
+            nonlocal count, last_seen
+            subjects.append(msg.subject)
+            replies.append(msg.reply)
+            raws.append(msg.data)
+            count += 1
+            if len(raws) >= BATCH:
+                flush()
+                last_seen = time.monotonic()
+                if progress:
+                    progress(count, total)
+            # pending == 0 is the last token of a 9-token reply subject (the server's own count)
+            if msg.reply.endswith(".0") and not done.done():
+                done.set_result(None)
+
+        sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg, config=config)
+        ci = await sub.consumer_info()
+        total = int(ci.num_pending or 0) + count
+        if total == 0:
+            done.set_result(None)
+        try:
+            while not done.done():
+                before = count
+                try:
+                    await asyncio.wait_for(asyncio.shield(done), timeout=idle)
+                except TimeoutError:
+                    if count == before and time.monotonic() - last_seen > idle:
+                        break  # nothing new: the end of what the stream holds for this subject
+        finally:
+            await sub.unsubscribe()
+        flush()
+        for f in pending:
+            f.result()
+        if progress:
+            progress(count, count)
+        return count
+    finally:
+        pool.shutdown(wait=True)
+        await nc.close()
+
+
+# --- build and write ------------------------------------------------------------------------------------
+
+def apply_filters(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> None:
+    """Keep decoded events of the tenant and `[since, until)` by event time; undecodable ones always."""
+    conds = []
+    params: list[object] = []
+    if options.tenant:
+        conds.append("(tenant = ? OR (decode_error IS NOT NULL AND tenant IS NULL))")
+        params.append(options.tenant)
+    if options.since:
+        conds.append("(occurred_at >= ? OR occurred_at IS NULL)")
+        params.append(options.since)
+    if options.until:
+        conds.append("(occurred_at < ? OR occurred_at IS NULL)")
+        params.append(options.until)
+    if conds:
+        con.execute(f"DELETE FROM events_full WHERE NOT ({' AND '.join(conds)})", params)
+
+
+def build(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> int:
+    """events_full (parsed as landed) -> every table. Returns how many events `--validate` rejected on top."""
+    apply_filters(con, options)
+    rejected = validate_exactly(con) if options.validate else 0
+    build_tables(con, Policies.load(options.policies_dir), options.keep_names)
+    return rejected
+
+
+def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options: ReplayOptions) -> dict[str, Any]:
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return con.execute(sql).fetchall()
+
+    first_last = rows("SELECT min(seq), max(seq), count(*) FROM events")[0]
+    errors = rows("SELECT split_part(decode_error, ':', 1), count(*) FROM events WHERE decode_error IS NOT NULL "
+                  "GROUP BY 1 ORDER BY 1")
+    versions: dict[str, list[str]] = {}
+    for tenant, version in rows("""SELECT DISTINCT tenant, v FROM (
+            SELECT tenant, policy_version AS v FROM clock_events
+            UNION ALL SELECT tenant, version FROM policies) WHERE v IS NOT NULL ORDER BY 1, 2"""):
+        versions.setdefault(tenant, []).append(version)
+    return {
+        "format": 1,
+        "guardia_version": __version__,
+        "source": source,
+        "filters": {
+            "tenant": options.tenant,
+            "since": options.since.isoformat() if options.since else None,
+            "until": options.until.isoformat() if options.until else None,
+            "lateness_seconds": options.lateness.total_seconds(),
+        },
+        "personal_data": "kept (--keep-names)" if options.keep_names else "hashed or left out",
+        "stream": {"first_seq": first_last[0], "last_seq": first_last[1]},
+        "events": first_last[2],
+        "event_types": {str(t): n for t, n in rows(
+            "SELECT coalesce(event_type, '(none)'), count(*) FROM events GROUP BY 1 ORDER BY 1")},
+        "late_events": rows("SELECT count(*) FROM (SELECT occurred_at < max(occurred_at) OVER "
+                            "(ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS late FROM events "
+                            "WHERE decode_error IS NULL) WHERE late")[0][0],
+        "decode_errors": {
+            "count": sum(n for _, n in errors),
+            "by_reason": {str(r): n for r, n in errors},
+            "first": [{"seq": s, "error": e} for s, e in rows(
+                "SELECT seq, decode_error FROM events WHERE decode_error IS NOT NULL ORDER BY seq LIMIT 20")],
+        },
+        "policy_versions": versions,
+        "tables": {name: rows(f"SELECT count(*) FROM {name}")[0][0] for name in TABLES},
+    }
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Parquet per table (sorted, so bytes repeat), the manifest, then a DuckDB file of the same tables (a
+    convenience: DuckDB's own file layout is not byte-stable, the Parquet files are)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, order in TABLES.items():
+        target = out_dir / f"{name}.parquet"
+        con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order}) TO '{target}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+                                           encoding="utf-8")
+    db = out_dir / "guardia.duckdb"
+    tmp = out_dir / "guardia.duckdb.tmp"
+    tmp.unlink(missing_ok=True)
+    con.execute(f"ATTACH '{tmp}' AS replay_file")
+    try:
+        for name, order in TABLES.items():
+            con.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name} ORDER BY {order}")
+    finally:
+        con.execute("DETACH replay_file")
+    shutil.move(str(tmp), str(db))
+
+
+def open_replay(out_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A replay folder's tables in a fresh in-memory DuckDB (read from its Parquet files), with the
+    `business_seconds` macro installed: what reports and the what-if read."""
+    con = new_connection()
+    for name in TABLES:
+        path = out_dir / f"{name}.parquet"
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    install_macros(con)
+    return con
+
+
+def _finish(con: duckdb.DuckDBPyConnection, out_dir: Path | None, source: dict[str, Any], options: ReplayOptions,
+            n: int, t0: float, t_read: float) -> ReplayResult:
+    build(con, options)
+    manifest = manifest_of(con, source, options)
+    t_build = time.perf_counter()
+    if out_dir is not None:
+        write_outputs(con, out_dir, manifest)
+    t_end = time.perf_counter()
+    run = {
+        "messages": n,
+        "read_seconds": round(t_read - t0, 3),
+        "build_seconds": round(t_build - t_read, 3),
+        "write_seconds": round(t_end - t_build, 3),
+        "elapsed_seconds": round(t_end - t0, 3),
+        "messages_per_second": round(n / (t_end - t0), 1) if t_end > t0 else None,
+    }
+    if out_dir is not None:
+        (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    return ReplayResult(out_dir or Path(), manifest, con, run)
+
+
+def replay_file(path: Path, out_dir: Path | None, options: ReplayOptions = ReplayOptions(),
+                progress: Progress | None = None, con: duckdb.DuckDBPyConnection | None = None) -> ReplayResult:
+    """Offline and deterministic: a `guardia events --json` dump. With `out_dir=None` the tables stay
+    in `con` only (reports replay into memory)."""
+    con = con or new_connection()
+    t0 = time.perf_counter()
+    n = land_file(con, path, progress)
+    return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, n, t0, time.perf_counter())
+
+
+def replay_nats(url: str, out_dir: Path | None, options: ReplayOptions = ReplayOptions(),
+                stream: str = "GUARDIA_EVENTS", progress: Progress | None = None,
+                con: duckdb.DuckDBPyConnection | None = None) -> ReplayResult:
+    """GUARDIA_EVENTS (or `stream`) on a nats-server, from `since − lateness` by stored time."""
+    con = con or new_connection()
+    subject = f"ev.{options.tenant}.>" if options.tenant else "ev.>"
+    start = options.since - options.lateness if options.since else None
+    t0 = time.perf_counter()
+    n = asyncio.run(land_nats(con, url, stream, subject, start, progress))
+    return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, n, t0,
+                   time.perf_counter())
