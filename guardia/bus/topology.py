@@ -81,20 +81,23 @@ async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600,
 async def bucket(js: JetStreamContext, name: str, replicas: int = 1) -> KeyValue:
     """Open a KV bucket, creating it (file storage, history 1) if it does not exist yet.
 
-    Reads go through direct get (`$JS.API.DIRECT.GET`), which nats-server answers without the JetStream
-    API's request queue: the cheapest read, and every handler run reads its ticket's state once. A
-    bucket created before that is switched to it in place. Writes stay compare-and-swap, so a read
-    that a cluster follower serves slightly late only costs a retry, never a wrong write. An existing
-    bucket with fewer `replicas` than asked is scaled up in place."""
+    On one nats-server, reads go through direct get (`$JS.API.DIRECT.GET`), which the server answers
+    without the JetStream API's request queue: the cheapest read, and every handler run reads its
+    ticket's state once. With replicas, any replica answers a direct get, and one that lags (a node
+    catching up after a restart) answers with state older than what the previous handler committed:
+    tests/faults/test_nats_cluster.py saw sla_watch handle a classification without the opening it had
+    just recorded. So at more than one replica reads go to the stream leader (`$JS.API.STREAM.MSG.GET`),
+    which has every acknowledged write. An existing bucket is switched in place, and scaled to `replicas`."""
+    direct = replicas == 1
     try:
         kv = await js.key_value(name)
     except BucketNotFoundError:
         return await js.create_key_value(
-            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1, direct=True, replicas=replicas)
+            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1, direct=direct, replicas=replicas)
         )
     info = await js.stream_info(f"KV_{name}")
-    if not info.config.allow_direct or (info.config.num_replicas or 1) != replicas:
-        info.config.allow_direct = True
+    if bool(info.config.allow_direct) != direct or (info.config.num_replicas or 1) != replicas:
+        info.config.allow_direct = direct
         info.config.num_replicas = replicas
         await js.update_stream(config=info.config)
         kv = await js.key_value(name)

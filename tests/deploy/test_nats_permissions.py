@@ -29,7 +29,8 @@ from guardia.runner import SERVICES
 
 from ..faults.harness import ACCOUNTS, Cluster, contacts, post_at_rate, quiet
 
-PASSWORDS = {user: secrets.token_urlsafe(12) for user in (*SERVICES, ADMIN)}
+# "p" + hex: nats-server parses an environment variable as a config value, so "1k" would be a number
+PASSWORDS = {user: "p" + secrets.token_hex(12) for user in (*SERVICES, ADMIN)}
 
 
 @pytest.fixture
