@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from guardia.bus.connection import connect
 from guardia.logs import configure
 from guardia.settings import Settings
 from guardia.tokens import Role
@@ -63,6 +63,15 @@ def _register_analytics() -> None:
 
 
 _register_analytics()
+
+
+def _register_deploy() -> None:
+    from guardia.commands.deploy import deploy_app
+
+    app.add_typer(deploy_app, name="deploy")
+
+
+_register_deploy()
 triage_app = typer.Typer(help="Triage's training data.", no_args_is_help=True)
 app.add_typer(triage_app, name="triage")
 
@@ -74,7 +83,7 @@ def _corrections_from_nats() -> list[str]:
     from guardia.runner import resolve_nats_url
 
     async def collect() -> list[dict[str, object]]:
-        nc = await nats.connect(resolve_nats_url(_settings()))
+        nc = await connect(_settings(), resolve_nats_url(_settings()))
         try:
             kv = await bucket(nc.jetstream(), "triage_corrections")
             try:
@@ -250,7 +259,7 @@ async def _collect(stream: str, subject: str) -> list[dict[str, object]]:
     from guardia.eventlog import read_stream
     from guardia.runner import resolve_nats_url
 
-    nc = await nats.connect(resolve_nats_url(_settings()))
+    nc = await connect(_settings(), resolve_nats_url(_settings()))
     try:
         js = nc.jetstream()
         return [json.loads(m.data) async for m in read_stream(js, stream, subject)]
@@ -335,7 +344,7 @@ async def _dead_letter_body(data: dict[str, object]) -> bytes:
     ref = data.get("raw_ref")
     if not isinstance(ref, dict):
         return base64.b64decode(str(data["raw_base64"]))
-    nc = await nats.connect(resolve_nats_url(_settings()))
+    nc = await connect(_settings(), resolve_nats_url(_settings()))
     try:
         store = await nc.jetstream().object_store(str(ref["bucket"]))
         body = (await store.get(str(ref["name"]))).data or b""
@@ -388,7 +397,7 @@ def dead_letters_retry(
         raise typer.Exit(1)
 
     async def republish() -> None:
-        nc = await nats.connect(resolve_nats_url(settings))
+        nc = await connect(settings, resolve_nats_url(settings))
         try:
             await nc.jetstream().publish(subject, body, stream=stream,
                                          headers={"Nats-Msg-Id": f"retry-{matches[0]['event_id']}"})
@@ -410,7 +419,7 @@ def _with_tokens(action: Callable[[TokenStore], Awaitable[T]]) -> T:
     from guardia.tokens import TokenStore
 
     async def go() -> T:
-        nc = await nats.connect(resolve_nats_url(_settings()))
+        nc = await connect(_settings(), resolve_nats_url(_settings()))
         try:
             return await action(await TokenStore.open(nc.jetstream()))
         finally:
@@ -562,7 +571,7 @@ def sla_explain(ticket: Annotated[str, typer.Argument(help="The ticket id (UUID)
         raise typer.BadParameter(f"{ticket!r} is not a ticket id (UUID)") from exc
 
     async def load() -> dict[str, object] | None:
-        nc = await nats.connect(resolve_nats_url(_settings()))
+        nc = await connect(_settings(), resolve_nats_url(_settings()))
         try:
             entry = await read(await bucket(nc.jetstream(), "sla_clocks"), ticket_id)
             return entry.value  # type: ignore[no-any-return]

@@ -64,8 +64,13 @@ class EmbeddedNats:
     """A nats-server child process with JetStream on a local folder; stopped gracefully on exit."""
 
     def __init__(self, store_dir: Path, port: int | None = None, host: str = "127.0.0.1",
-                 memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: str | None = DEFAULT_MEMORY_LIMIT, extra_config: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        """`extra_config`: more nats.conf text (a cluster block, the accounts of `guardia deploy
+        nats-config`); `env`: more environment for the server (the passwords those accounts name)."""
         self.store_dir = store_dir
+        self.extra_config = extra_config
+        self.env = dict(env or {})
         self.host = host
         self.port = port or free_port(host)
         self.memory_limit = memory_limit
@@ -85,9 +90,10 @@ class EmbeddedNats:
             f'listen: "{self.host}:{self.port}"\n'
             "max_payload: 8MB\n"
             f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}\n"
+            + self.extra_config
         )
         args = [nats_server_binary(), "--config", str(config), "--log", str(log_file)]
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         if self.memory_limit and "GOMEMLIMIT" not in env:  # an operator's own GOMEMLIMIT wins
             env["GOMEMLIMIT"] = self.memory_limit
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, env=env,

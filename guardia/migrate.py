@@ -12,9 +12,9 @@ counter (services/intake/numbers.py). Stop the old services first; running it tw
 
 from __future__ import annotations
 
-import nats
 from nats.js.errors import NotFoundError
 
+from guardia.bus.connection import connect
 from guardia.bus.topology import EVENTS
 from guardia.policy import Policies
 from guardia.runner import SERVICES, build_service
@@ -23,7 +23,7 @@ from guardia.settings import Settings
 
 async def legacy_consumers(settings: Settings, services: tuple[str, ...] = SERVICES) -> list[str]:
     """The services that still have a consumer of the layout before partitions (cheap: one connection)."""
-    nc = await nats.connect(settings.nats_url or "nats://127.0.0.1:4222")
+    nc = await connect(settings)
     try:
         js = nc.jetstream()
         try:

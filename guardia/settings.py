@@ -18,8 +18,17 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("NATS_URL", "GUARDIA_NATS_URL"),
-        description="NATS to use; unset means `guardia up` starts its own nats-server.",
+        description="NATS to use, one URL or several separated by commas (the nodes of a cluster: the client "
+                    "picks one and moves to another when it dies); unset means `guardia up` starts its own.",
     )
+    nats_user: str | None = Field(
+        default=None, description="NATS user of this process (compose: one per service, README 'Operating guardia').")
+    nats_password: SecretStr | None = Field(
+        default=None, description="Its password; a SecretStr, so a printed or logged Settings shows ******.")
+    nats_replicas: int = Field(
+        default=1, ge=1, le=5,
+        description="Replicas of every stream, KV bucket and durable consumer guardia creates: 1 on a single "
+                    "nats-server (the embedded default), 3 on a three-node cluster (compose.yaml).")
     embedded_nats_port: int | None = Field(
         default=None, description="Port of the embedded nats-server (default: a free one)."
     )
@@ -97,7 +106,8 @@ class Settings(BaseSettings):
     webhook_replay_window: int = Field(default=300, ge=0, description="Seconds; 0 turns the age check off.")
     demo_seconds: float = Field(default=20.0, ge=0, description="How long `up --demo` shows the live table.")
 
-    @field_validator("nats_url", "embedded_nats_memory_limit", "bootstrap_token", "api_token", mode="before")
+    @field_validator("nats_url", "nats_user", "embedded_nats_memory_limit", "bootstrap_token", "api_token",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

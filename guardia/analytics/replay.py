@@ -92,12 +92,14 @@ async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subje
                     start: datetime | None, progress: Progress | None = None, idle: float = 2.0) -> int:
     """Read `subject` of `stream` to its current end into `landing`. The callback keeps three
     references per message; a worker thread lands each batch while the next one is read."""
-    import nats
     from nats.js.api import ConsumerConfig, DeliverPolicy
     from nats.js.errors import NotFoundError
 
     create_landing(con)
-    nc = await nats.connect(url)
+    from guardia.bus.connection import connect
+    from guardia.settings import Settings
+
+    nc = await connect(Settings(), url)  # as the operator's NATS user when users are configured
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardia-replay-landing")
     pending: list[Future[None]] = []
     subjects: list[str | None] = []

@@ -51,12 +51,13 @@ async def read_stream(nats_url: str, tenant: str) -> list[Doc]:
 
     Windows are on event time (`occurred_at`), which intake backdates and late timers keep, so the
     stream is read from its start and filtered afterwards (analysts-notes §3)."""
-    import nats
 
+    from guardia.bus.connection import connect
     from guardia.bus.topology import EVENTS
     from guardia.eventlog import read_stream as read_messages
+    from guardia.settings import Settings
 
-    nc = await nats.connect(nats_url)
+    nc = await connect(Settings(), nats_url)  # as the operator's NATS user when users are configured
     try:
         js = nc.jetstream()
         return [json.loads(m.data) async for m in read_messages(js, EVENTS, f"ev.{tenant}.>")]

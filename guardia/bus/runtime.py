@@ -64,7 +64,7 @@ from shared.schemas import (
     make_event,
 )
 
-from . import faults
+from . import connection, faults
 from .state import Staged
 from .topology import DEAD_LETTER_BODIES, DLQ, EVENTS, bucket, ensure_streams
 
@@ -276,6 +276,8 @@ class ServiceRuntime:
             max_deliver=max_deliver or self.settings.max_deliver,
             ack_wait=float(self.settings.ack_wait_seconds),
             max_ack_pending=max_ack_pending,
+            # as many copies as its stream: a consumer on one node would stop the service when that node dies
+            num_replicas=self.settings.nats_replicas,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -284,7 +286,6 @@ class ServiceRuntime:
         """Join NATS (reconnecting for ever: a NATS restart is an outage, not the end of the service),
         make sure streams, buckets and consumers exist. `migrating`: a legacy consumer may still exist
         (`drain_legacy` is about to hand its messages over)."""
-        servers = [u.strip() for u in (self.settings.nats_url or "nats://127.0.0.1:4222").split(",") if u.strip()]
 
         async def on_disconnect() -> None:
             self.log.warning("nats_disconnected")
@@ -293,16 +294,21 @@ class ServiceRuntime:
             self.log.info("nats_reconnected")
 
         async def on_error(exc: Exception) -> None:
-            self.log.debug("nats_error", error=str(exc))
+            # a permissions violation is a deployment error (the NATS user lacks a subject): say so loudly
+            if "permissions violation" in str(exc).lower():
+                self.log.error("nats_permission_denied", error=str(exc))
+            else:
+                self.log.debug("nats_error", error=str(exc))
 
-        self._nc = await nats.connect(
-            servers, name=f"guardia-{self.name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        self._nc = await connection.connect(
+            self.settings, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
             disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error,
         )
         self._js = self._nc.jetstream()
-        await ensure_streams(self._js, self.settings.dedup_window_seconds)
+        replicas = self.settings.nats_replicas
+        await ensure_streams(self._js, self.settings.dedup_window_seconds, replicas)
         for name in self.bucket_names:
-            self.buckets[name] = await bucket(self._js, name)
+            self.buckets[name] = await bucket(self._js, name, replicas)
         if not migrating:
             await self._check_layout()
         for hook in self._on_connect:

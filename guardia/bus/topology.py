@@ -60,7 +60,7 @@ STREAMS = (
     StreamSpec(DLQ, ("dlq.>",), max_age_days=400),
 )
 
-def stream_config(spec: StreamSpec, dedup_window_seconds: int) -> StreamConfig:
+def stream_config(spec: StreamSpec, dedup_window_seconds: int, replicas: int = 1) -> StreamConfig:
     config = StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -70,14 +70,18 @@ def stream_config(spec: StreamSpec, dedup_window_seconds: int) -> StreamConfig:
         # nats-facts.md: message schedules need this flag (server >= 2.12); it cannot be turned off later.
         allow_msg_schedules=spec.schedules or None,
         max_msgs_per_subject=1 if spec.last_per_subject else -1,
+        num_replicas=replicas,
     )
     return config
 
 
-async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600) -> None:
-    """Create missing streams, update drifted ones; safe to run from every service at every start."""
+async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600, replicas: int = 1) -> None:
+    """Create missing streams, update drifted ones; safe to run from every service at every start.
+
+    `replicas` (GUARDIA_NATS_REPLICAS) is applied to existing streams too: nats-server scales a stream
+    from 1 to 3 replicas in place when the cluster grows."""
     for spec in STREAMS:
-        wanted = stream_config(spec, dedup_window_seconds)
+        wanted = stream_config(spec, dedup_window_seconds, replicas)
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
@@ -99,22 +103,27 @@ async def ensure_object_store(js: JetStreamContext, name: str, max_age_days: int
         log.info("object_store_created", bucket=name)
 
 
-async def bucket(js: JetStreamContext, name: str) -> KeyValue:
+async def bucket(js: JetStreamContext, name: str, replicas: int = 1) -> KeyValue:
     """Open a KV bucket, creating it (file storage, history 1) if it does not exist yet.
 
-    Reads go through direct get (`$JS.API.DIRECT.GET`), which nats-server answers without the JetStream
-    API's request queue: the cheapest read, and every handler run reads its ticket's state once. A
-    bucket created before that is switched to it in place. Writes stay compare-and-swap, so a read
-    that a cluster follower serves slightly late only costs a retry, never a wrong write."""
+    On one nats-server, reads go through direct get (`$JS.API.DIRECT.GET`), which the server answers
+    without the JetStream API's request queue: the cheapest read, and every handler run reads its
+    ticket's state once. With replicas, any replica answers a direct get, and one that lags (a node
+    catching up after a restart) answers with state older than what the previous handler committed:
+    tests/faults/test_nats_cluster.py saw sla_watch handle a classification without the opening it had
+    just recorded. So at more than one replica reads go to the stream leader (`$JS.API.STREAM.MSG.GET`),
+    which has every acknowledged write. An existing bucket is switched in place, and scaled to `replicas`."""
+    direct = replicas == 1
     try:
         kv = await js.key_value(name)
     except BucketNotFoundError:
         return await js.create_key_value(
-            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1, direct=True)
+            config=KeyValueConfig(bucket=name, storage=StorageType.FILE, history=1, direct=direct, replicas=replicas)
         )
     info = await js.stream_info(f"KV_{name}")
-    if not info.config.allow_direct:
-        info.config.allow_direct = True
+    if bool(info.config.allow_direct) != direct or (info.config.num_replicas or 1) != replicas:
+        info.config.allow_direct = direct
+        info.config.num_replicas = replicas
         await js.update_stream(config=info.config)
         kv = await js.key_value(name)
     return kv

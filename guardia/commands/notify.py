@@ -91,9 +91,9 @@ def notify_status(
     from guardia.runner import resolve_nats_url
 
     async def collect() -> list[dict[str, Any]]:
-        import nats
+        from guardia.bus.connection import connect
 
-        nc = await nats.connect(resolve_nats_url(Settings()))
+        nc = await connect(Settings(), resolve_nats_url(Settings()))
         try:
             js = nc.jetstream()
             return [doc async for m in read_stream(js, EVENTS, "ev.*.*.notification.>")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import yaml
 from rich.console import Console
 from rich.live import Live
@@ -119,7 +118,10 @@ async def post_contacts(base_url: str, bodies: list[dict[str, Any]], token: str 
 
 
 async def follow(nats_url: str, board: Board, seconds: float, live: Live | None) -> None:
-    nc = await nats.connect(nats_url)
+    from guardia.bus.connection import connect
+    from guardia.settings import Settings
+
+    nc = await connect(Settings(), nats_url)  # several servers and the user from the environment
     try:
         js = nc.jetstream()
 

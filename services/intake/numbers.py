@@ -77,15 +77,19 @@ class TicketNumbers:
     async def ensure(self, tenant: str) -> None:
         """Create the tenant's stream if it is missing, continuing an old counter if there is one."""
         try:
-            await self.rt.js.stream_info(stream_name(tenant))
-            return
+            info = await self.rt.js.stream_info(stream_name(tenant))
         except NotFoundError:
             pass
+        else:
+            if (info.config.num_replicas or 1) != self.rt.settings.nats_replicas:  # a cluster grew: scale up
+                info.config.num_replicas = self.rt.settings.nats_replicas
+                await self.rt.js.update_stream(config=info.config)
+            return
         first = await self._old_counter(tenant) + 1
         await self.rt.js.add_stream(config=StreamConfig(
             name=stream_name(tenant), subjects=[subject(tenant)], storage=StorageType.FILE,
             duplicate_window=DEDUP_WINDOW.total_seconds(), max_age=float(400 * 24 * 3600),
-            first_seq=first if first > 1 else None,
+            first_seq=first if first > 1 else None, num_replicas=self.rt.settings.nats_replicas,
         ))
 
     async def _old_counter(self, tenant: str) -> int:

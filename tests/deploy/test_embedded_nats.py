@@ -48,4 +48,5 @@ def test_the_setting_takes_go_sizes_and_rejects_anything_else(monkeypatch: pytes
 
 def test_compose_gives_nats_the_same_limit() -> None:
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "compose.yaml").read_text())
-    assert compose["services"]["nats"]["environment"]["GOMEMLIMIT"] == DEFAULT_MEMORY_LIMIT
+    for node in ("nats-1", "nats-2", "nats-3"):
+        assert compose["services"][node]["environment"]["GOMEMLIMIT"] == DEFAULT_MEMORY_LIMIT

@@ -3,7 +3,9 @@ nats-server that can be killed and brought back on the same store, contacts post
 post them (retried until a 2xx), and a ledger that says what was lost, doubled or reordered.
 
 Used by the kill -9 test and the replica tests (the long variant of the former is an environment
-variable away, see test_kill9.py).
+variable away, see test_kill9.py). `nodes=3` runs NATS as a three-node cluster (test_nats_cluster.py);
+`passwords` turns on the NATS users of deploy/nats-accounts.conf, every service connecting as its own
+(tests/deploy/test_nats_permissions.py), the harness itself as admin.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from guardia.bus.topology import DLQ, EVENTS
 from guardia.demo import CONTACTS, load_contacts
 from guardia.embedded import EmbeddedNats, free_port
 from guardia.eventlog import read_stream
+from guardia.natsauth import ADMIN, env_password
 from tests.api import TEST_TOKEN, api_client
 
 from ..e2e.helpers import IDEAS
 
 SERVICES = ("intake", "triage", "sla_watch", "escalation", "notify")
 GUARDIA = Path(sys.executable).parent / "guardia"
+ACCOUNTS = Path(__file__).resolve().parents[2] / "deploy" / "nats-accounts.conf"
 
 
 
@@ -111,15 +115,39 @@ class Cluster:
     ack_wait: float = 3.0
     max_deliver: int = 5
     nats_port: int = field(default_factory=free_port)
+    nodes: int = 1  # nats-servers; more than one: a JetStream cluster, streams at that many replicas
+    passwords: dict[str, str] | None = None  # user -> password: NATS users on (deploy/nats-accounts.conf)
     members: list[Replica] = field(default_factory=list)
     nats: EmbeddedNats | None = None
+    servers: list[EmbeddedNats] = field(default_factory=list)  # every node (nats is the first)
     nats_kills: int = 0
     _supervising: bool = False
     _supervisor: asyncio.Task[None] | None = None
 
+    def __post_init__(self) -> None:
+        self.ports = [self.nats_port] + [free_port() for _ in range(self.nodes - 1)]
+        self.route_ports = [free_port() for _ in range(self.nodes)] if self.nodes > 1 else []
+
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        """NATS_URL of every process: each node, comma-separated."""
+        return ",".join(f"nats://127.0.0.1:{port}" for port in self.ports)
+
+    async def connect(self, **options: Any) -> nats.aio.client.Client:
+        """The harness's own connection (as admin when users are on)."""
+        auth = {"user": ADMIN, "password": self.passwords[ADMIN]} if self.passwords else {}
+        return await nats.connect(self.url.split(","), **auth, **options)
+
+    def node_config(self, i: int) -> str:
+        """nats.conf beyond listen and JetStream: the node's name and routes, the accounts."""
+        text = ""
+        if self.nodes > 1:
+            routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.route_ports)
+            text += (f"server_name: n{i + 1}\n"
+                     f"cluster {{ name: guardia, listen: 127.0.0.1:{self.route_ports[i]}, routes: [{routes}] }}\n")
+        if self.passwords:
+            text += ACCOUNTS.read_text()
+        return text
 
     @property
     def data_dir(self) -> Path:
@@ -129,23 +157,74 @@ class Cluster:
     def gateways(self) -> list[str]:
         return [f"http://127.0.0.1:{m.env['GUARDIA_HTTP_PORT']}" for m in self.members if m.service == "intake"]
 
-    def start_nats(self) -> None:
-        self.nats = EmbeddedNats(self.root / "nats", port=self.nats_port).start()
+    def start_nats(self, node: int | None = None) -> None:
+        """Start every node (or one again, on its own store)."""
+        env = {env_password(user): pw for user, pw in (self.passwords or {}).items()}
+        for i in range(self.nodes) if node is None else [node]:
+            server = EmbeddedNats(self.root / ("nats" if i == 0 else f"nats-{i + 1}"), port=self.ports[i],
+                                  extra_config=self.node_config(i), env=env)
+            server.start()  # listens at once; a cluster's JetStream waits for its meta leader (wait_cluster)
+            if i < len(self.servers):
+                self.servers[i] = server  # the same node again, on its store
+            else:
+                self.servers.append(server)
+        self.nats = self.servers[0]
 
-    def kill9_nats(self) -> None:
-        assert self.nats is not None and self.nats.process is not None
+    async def wait_cluster(self, within: float = 60.0) -> None:
+        """JetStream answers and can place a stream on every node: the meta leader is elected and every
+        peer is current (an R3 stream created too early fails with 'insufficient resources')."""
+        deadline = time.monotonic() + within
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                nc = await self.connect(connect_timeout=1, max_reconnect_attempts=0)
+            except Exception as exc:
+                last = str(exc)
+                await asyncio.sleep(0.3)
+                continue
+            try:
+                js = nc.jetstream(timeout=3)
+                await js.add_stream(name="PROBE", subjects=["probe.cluster"], num_replicas=self.nodes,
+                                    storage=nats.js.api.StorageType.MEMORY)
+                await js.delete_stream("PROBE")
+                return
+            except Exception as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            finally:
+                await nc.close()
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"NATS cluster not ready within {within}s: {last}")
+
+    async def leader_of(self, stream: str) -> int:
+        """Index of the node that leads `stream`'s replicas."""
+        nc = await self.connect()
+        try:
+            info = await nc.jetstream().stream_info(stream)
+        finally:
+            await nc.close()
+        assert info.cluster is not None and info.cluster.leader is not None
+        return int(info.cluster.leader.removeprefix("n")) - 1
+
+    def kill9_nats(self, node: int = 0) -> None:
+        server = self.servers[node]
+        assert server.process is not None
         self.nats_kills += 1
-        self.nats.process.kill()
-        self.nats.process.wait()
+        server.process.kill()
+        server.process.wait()
 
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(exist_ok=True)
         self.start_nats()
+        if self.nodes > 1:
+            await self.wait_cluster()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GUARDIA_", "NATS_"))}
         for service in SERVICES:
             for i in range(self.replicas):
+                users = ({"GUARDIA_NATS_USER": service, "GUARDIA_NATS_PASSWORD": self.passwords[service]}
+                         if self.passwords else {})
                 env = {**base, "NATS_URL": self.url, "GUARDIA_DATA_DIR": str(self.data_dir),
+                       "GUARDIA_NATS_REPLICAS": str(self.nodes), **users,
                        "GUARDIA_LOG_LEVEL": "WARNING", "GUARDIA_LOG_FORMAT": "json",
                        "GUARDIA_ACK_WAIT_SECONDS": str(self.ack_wait), "GUARDIA_MAX_DELIVER": str(self.max_deliver),
                        "GUARDIA_HTTP_PORT": str(free_port()), "GUARDIA_CRASH_POINTS": self.crash_points,
@@ -181,7 +260,7 @@ class Cluster:
 
     async def _serving(self, services: set[str]) -> bool:
         try:
-            nc = await nats.connect(self.url, connect_timeout=1, max_reconnect_attempts=0)
+            nc = await self.connect(connect_timeout=1, max_reconnect_attempts=0)
         except Exception:
             return False
         try:
@@ -223,7 +302,7 @@ class Cluster:
 
     async def ledger(self) -> Ledger:
         """What the streams and the outbox say happened (read once the cluster is quiet)."""
-        nc = await nats.connect(self.url)
+        nc = await self.connect()
         try:
             return await Ledger.read(nc.jetstream(), self.data_dir / "outbox.jsonl")
         finally:
@@ -242,8 +321,8 @@ class Cluster:
                 await self._supervisor
         for m in self.members:
             m.stop()
-        if self.nats is not None:
-            self.nats.stop()
+        for server in self.servers:
+            server.stop()
 
     def out_of_order(self) -> list[str]:
         """Handler runs that failed because an event they depend on had not been handled yet (the
@@ -385,17 +464,17 @@ async def quiet(cluster: Cluster, tickets: Iterable[str], within: float = 180.0)
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         written = {line["notification_id"] for line in outbox_lines(outbox)}
-        if wanted <= written and await _idle(cluster.url):
+        if wanted <= written and await _idle(cluster):
             return
         await asyncio.sleep(0.5)
     missing = len(wanted - written)
     raise AssertionError(f"not quiet after {within}s: {missing} acknowledgments missing")
 
 
-async def _idle(url: str) -> bool:
+async def _idle(cluster: Cluster) -> bool:
     """No consumer of the event log, nor intake's claim completion, has anything left to do."""
     try:
-        nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+        nc = await cluster.connect(connect_timeout=1, max_reconnect_attempts=0)
     except Exception:
         return False
     try:
