@@ -421,7 +421,7 @@ def _with_tokens(action: Callable[[TokenStore], Awaitable[T]]) -> T:
     async def go() -> T:
         nc = await connect(_settings(), resolve_nats_url(_settings()))
         try:
-            return await action(await TokenStore.open(nc.jetstream()))
+            return await action(await TokenStore.open(nc.jetstream(), _settings().nats_replicas))
         finally:
             await nc.close()
 

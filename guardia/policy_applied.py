@@ -85,7 +85,7 @@ async def record_one(rt: ServiceRuntime, kv: KeyValue, policy: TenantPolicy, now
 
 async def record_policies(rt: ServiceRuntime, policies: Policies, now: datetime | None = None) -> list[Event]:
     """Every tenant's policy this service starts with; returns the events published (new content only)."""
-    kv = await bucket(rt.js, BUCKET)
+    kv = await bucket(rt.js, BUCKET, rt.settings.nats_replicas)
     out = []
     for tenant in policies.tenants():
         ev = await record_one(rt, kv, policies[tenant], now)

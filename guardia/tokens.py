@@ -86,8 +86,9 @@ class TokenStore:
         self.kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> TokenStore:
-        return cls(await bucket(js, TOKENS))
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> TokenStore:
+        """`replicas`: GUARDIA_NATS_REPLICAS, like every bucket (the gateway and the CLI pass it)."""
+        return cls(await bucket(js, TOKENS, replicas))
 
     async def lookup(self, token: str) -> TokenRecord | None:
         entry = await read(self.kv, hash_token(token))
@@ -145,7 +146,7 @@ def local_token_path(settings: Settings) -> Path:
 async def ensure_local_token(js: JetStreamContext, settings: Settings) -> str:
     """The local `agent` token of this data folder: the one written before if still in force, else a new
     one (replacing an older `local` token whose file is gone), written to the data folder (mode 0600)."""
-    store = await TokenStore.open(js)
+    store = await TokenStore.open(js, settings.nats_replicas)
     path = local_token_path(settings)
     if path.exists():
         token = path.read_text(encoding="utf-8").strip()

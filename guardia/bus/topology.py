@@ -89,18 +89,24 @@ async def ensure_streams(js: JetStreamContext, dedup_window_seconds: int = 3600,
             log.info("stream_created", stream=spec.name, subjects=spec.subjects)
         else:
             await js.update_stream(config=wanted)
-    await ensure_object_store(js, DEAD_LETTER_BODIES, max_age_days=400)
+    await ensure_object_store(js, DEAD_LETTER_BODIES, max_age_days=400, replicas=replicas)
 
 
-async def ensure_object_store(js: JetStreamContext, name: str, max_age_days: int) -> None:
-    """Create the object store if missing (file storage; kept as long as the dead letters that point to it)."""
+async def ensure_object_store(js: JetStreamContext, name: str, max_age_days: int, replicas: int = 1) -> None:
+    """Create the object store if missing (file storage; kept as long as the dead letters that point to
+    it), with `replicas` like every stream; an existing one is scaled in place."""
     try:
         await js.object_store(name)
     except BucketNotFoundError:
         await js.create_object_store(name, config=ObjectStoreConfig(
-            storage=StorageType.FILE, ttl=float(max_age_days * DAY),
+            storage=StorageType.FILE, ttl=float(max_age_days * DAY), replicas=replicas,
             description="Raw bytes of dead letters too large for one NATS message, by sha256."))
         log.info("object_store_created", bucket=name)
+        return
+    info = await js.stream_info(f"OBJ_{name}")
+    if (info.config.num_replicas or 1) != replicas:
+        info.config.num_replicas = replicas
+        await js.update_stream(config=info.config)
 
 
 async def bucket(js: JetStreamContext, name: str, replicas: int = 1) -> KeyValue:

@@ -2,7 +2,7 @@
 
 Every request under /v1 needs `Authorization: Bearer <token>`. The role a route needs is looked up in
 ROUTE_ROLES; **a /v1 route not in the table needs `agent`**, so a route added later is closed to
-readers and integrations until someone decides otherwise here (e.g. `POST /v1/tickets/{id}/replies`).
+readers and integrations until someone decides otherwise here (`POST /v1/tickets/{id}/replies` is one: agents only).
 Webhooks (/webhooks/*) are not covered: providers prove themselves with their own signatures.
 
 The middleware puts the caller in `request.state.principal`; handlers take the acting person of an

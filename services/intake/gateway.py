@@ -335,7 +335,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                             settings.default_tenant)
 
     async def open_tokens() -> TokenStore:
-        return await TokenStore.open(runtime.js)
+        return await TokenStore.open(runtime.js, settings.nats_replicas)
 
     bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     verifier = Verifier(open_tokens, bootstrap, settings.token_cache_seconds)

@@ -118,9 +118,9 @@ async def test_an_integration_may_post_contacts_but_not_change_status_nor_call_a
         posted = await http.post("/v1/contacts", json=contact("No puedo facturar", pid="crm-1"))
         ticket = posted.json()["ticket_id"]
         status = await http.post(f"/v1/tickets/{ticket}/status", json={"status": "resuelto"})
-        future = await http.post(f"/v1/tickets/{ticket}/replies", json={"text": "hola"})
+        future = await http.post(f"/v1/tickets/{ticket}/escalations", json={"to": "nivel_2"})
     async with api_client(intake.base_url) as agent:  # the bootstrap token is an agent
-        agent_future = await agent.post(f"/v1/tickets/{ticket}/replies", json={"text": "hola"})
+        agent_future = await agent.post(f"/v1/tickets/{ticket}/escalations", json={"to": "nivel_2"})
     assert posted.status_code == 202
     assert (status.status_code, status.json()["error"]) == (403, "forbidden_role")
     assert (future.status_code, future.json()["error"]) == (403, "forbidden_role")  # new routes need `agent`
