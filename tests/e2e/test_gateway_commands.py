@@ -114,7 +114,8 @@ async def test_a_reply_told_with_at_is_dated_then_and_bounded_like_a_status_chan
     ticket, opened = await _open(http, js, hours_ago=5)
     at = opened + timedelta(hours=1)
     answer = await http.post(f"/v1/tickets/{ticket}/replies", json={
-        "text": "Ya revisamos el reporte de cartera, le enviamos el detalle.", "command_id": "r-at", "at": at.isoformat()})
+        "text": "Ya revisamos el reporte de cartera, le enviamos el detalle.", "command_id": "r-at",
+        "at": at.isoformat()})
     assert answer.status_code == 202, answer.text
     assert datetime.fromisoformat(answer.json()["occurred_at"]) == at
     [reply] = await eventually(lambda: _of(js, ticket, "ticket.message_added"), what="the reply")
