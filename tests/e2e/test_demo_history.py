@@ -3,6 +3,7 @@ happened, the clocks run on those instants, and `guardia report daily` on a repl
 
 from __future__ import annotations
 
+import io
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ async def test_a_short_history_lands_with_its_event_times_and_makes_a_non_empty_
 ) -> None:
     history = generate(11, timedelta(days=3), datetime.now(UTC), volume=0.4)
     out, watch = await send_history(guardia.base_url, guardia.settings.nats_url or "", history, TEST_TOKEN,
-                                    guardia.settings, Console(file=open(tmp_path / "console.txt", "w")))  # noqa: SIM115
+                                    guardia.settings, Console(file=io.StringIO(), width=160))
     assert not out.rejected and not out.unexpected and not out.unclassified and not out.already_sent
     docs = await events(js)
     by_ticket: dict[str, list[dict[str, Any]]] = defaultdict(list)
