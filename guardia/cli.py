@@ -239,8 +239,15 @@ def migrate() -> None:
 def demo(
     url: Annotated[str | None, typer.Option(help="Gateway of a running guardia (default: from settings).")] = None,
     seconds: Annotated[float, typer.Option(help="How long to keep the live table after the last contact.")] = 20.0,
+    history: Annotated[str | None, typer.Option(
+        "--history", help="Instead of the sample contacts, a seeded past of this span (e.g. 60d): resolutions, "
+                          "pauses, reopens, breaches, holidays, four tenants; posted in event-time order.")] = None,
+    seed: Annotated[int, typer.Option(help="With --history: the same seed gives the same calls, order and texts.")] = 1,
+    yes: Annotated[bool, typer.Option("--yes", help="With --history: send it even if this is not the embedded "
+                                                    "default (its notifications may reach real people).")] = False,
 ) -> None:
-    """Send the seeds' sample contacts to a running guardia and show each ticket live."""
+    """Send the seeds' sample contacts to a running guardia and show each ticket live (or, with --history,
+    a realistic past so the reports have something to show on the first day)."""
     from guardia.demo import run_demo_against
     from guardia.runner import resolve_nats_url
     from guardia.tokens import client_token
@@ -252,7 +259,41 @@ def demo(
         console.print("[red]no API token[/red]: set GUARDIA_API_TOKEN (`guardia tokens create`), or run "
                       "`guardia up` on this data folder, which writes a local one")
         raise typer.Exit(2)
+    if history is not None:
+        _demo_history(settings, base, token, history, seed, yes)
+        return
     asyncio.run(run_demo_against(base, resolve_nats_url(settings), seconds, token=token))
+
+
+def _demo_history(settings: Settings, base: str, token: str, span: str, seed: int, yes: bool) -> None:
+    """`guardia demo --history`: refuse what could reach real people without --yes, then send and sum up."""
+    from datetime import UTC, datetime
+
+    from guardia.demo.history import generate, parse_span
+    from guardia.demo.history_send import confirmations_needed, send_history
+    from guardia.runner import resolve_nats_url
+
+    try:
+        length = parse_span(span)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--history") from exc
+    if (reasons := confirmations_needed(settings, base)) and not yes:
+        console.print("[red]refused[/red]: --history sends hundreds of tickets, and their notifications, to "
+                      f"{base}; this does not look like the embedded default of `guardia up`:")
+        for reason in reasons:
+            console.print(f"  - {reason}")
+        console.print("Add --yes to send it anyway.")
+        raise typer.Exit(2)
+    plan = generate(seed, length, datetime.now(UTC))
+    console.print(f"{len(plan.tickets)} tickets, {len(plan.calls)} calls, seed {seed}, "
+                  f"{plan.start:%Y-%m-%d %H:%M} to {plan.now:%Y-%m-%d %H:%M} UTC")
+    out, _ = asyncio.run(send_history(base, resolve_nats_url(settings), plan, token, settings, console))
+    if out.already_sent:
+        console.print(f"[yellow]already sent[/yellow]: the history of seed {seed} for today is in the log; "
+                      "use another --seed")
+        raise typer.Exit(1)
+    console.print("next: `guardia replay --to replay/` then `guardia report daily --tenant navegasoft "
+                  "--from-dir replay/ --format html --out diario.html`")
 
 
 async def _collect(stream: str, subject: str) -> list[dict[str, object]]:

@@ -14,7 +14,7 @@
 |        |                               | Zadarma, Twilio, Crisp, Tawk.to, web form (webhooks.py) |
 
 Every rejection answers 4xx with a reason code and the fields at fault, and keeps the raw bytes
-and headers in the dead letters (design.md invariant 3). Status and classification commands take an
+and headers in the dead letters (design.md invariant 3). Status, classification and reply commands take an
 optional `at` (when it happened: offline agents, imports), bounded by commands.py.
 
 Every /v1 request needs a bearer token whose role the route allows (auth.py: one table, one
@@ -275,7 +275,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
 
     async def post_reply(request: Request) -> JSONResponse:
         """An agent answers the customer (first reply time, one-touch); notify delivers it on the
-        customer's channel. `command_id` makes a retried POST the same reply."""
+        customer's channel. `command_id` makes a retried POST the same reply; `at` back-dates it."""
         raw, tenant = b"", settings.default_tenant
         try:
             raw = await read_body(request)
@@ -286,6 +286,7 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                 raise Rejection(422, "schema_violation", "ticket id is not a UUID") from exc
             try:
                 text, command_id = commands.parse_reply(doc)
+                at = commands.parse_at(doc.get("at"))
             except commands.InvalidCommand as exc:
                 raise command_rejection(exc) from exc
             record = await state.ticket(ticket_id)
@@ -293,7 +294,9 @@ def create_gateway(state: IntakeState, policies: Policies, settings: Settings) -
                 raise Rejection(404, "unknown_ticket", f"ticket {ticket_id} not found")
             tenant = record["tenant"]
             try:
-                ev = await state.add_reply(ticket_id, text, principal_of(request).name, command_id)
+                ev = await state.add_reply(ticket_id, text, principal_of(request).name, command_id, at)
+            except commands.InvalidCommand as exc:
+                raise command_rejection(exc) from exc
             except ValueError as exc:
                 raise Rejection(409, "reply_not_deliverable", str(exc)) from exc
         except Rejection as rej:

@@ -390,11 +390,13 @@ class IntakeState:
             return record, when
         raise Busy(f"ticket {ticket_id}: too much contention")
 
-    async def add_reply(self, ticket_id: UUID, text: str, by: str, command_id: str | None) -> Event:
+    async def add_reply(self, ticket_id: UUID, text: str, by: str, command_id: str | None,
+                        at: datetime | None = None) -> Event:
         """An agent answers the customer: `ticket.message_added` (author agent) that notify delivers on
         the customer's channel. A retried POST with its command_id is the same event (JetStream drops
-        the copy), so the customer reads it once."""
-        record, when = await self.stamp_change(ticket_id, None)
+        the copy), so the customer reads it once. `at`: when it was written, if not now (an import, a
+        back-dated history: bounded like a status change, commands.py), so first-reply times are true."""
+        record, when = await self.stamp_change(ticket_id, at)
         channel = record.get("channel") or await self._channel_of(ticket_id)
         opened = datetime.fromisoformat(record["opened_at"])
         eid = derived_id(opened, "reply", ticket_id, command_id) if command_id else new_event_id()

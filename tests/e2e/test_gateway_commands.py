@@ -105,3 +105,24 @@ async def test_a_reply_with_no_text_or_to_an_unknown_ticket_is_refused_and_dead_
     codes = sorted(d["data"]["reason_code"] for d in await dead_letters(js))
     assert codes == ["empty_reply", "unknown_ticket"]
     assert not await _of(js, ticket, "ticket.message_added")
+
+
+async def test_a_reply_told_with_at_is_dated_then_and_bounded_like_a_status_change(
+    guardia: Running, http: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    """Imports and `guardia demo --history` tell when an agent answered: first-reply times stay true."""
+    ticket, opened = await _open(http, js, hours_ago=5)
+    at = opened + timedelta(hours=1)
+    answer = await http.post(f"/v1/tickets/{ticket}/replies", json={
+        "text": "Ya revisamos el reporte de cartera, le enviamos el detalle.", "command_id": "r-at",
+        "at": at.isoformat()})
+    assert answer.status_code == 202, answer.text
+    assert datetime.fromisoformat(answer.json()["occurred_at"]) == at
+    [reply] = await eventually(lambda: _of(js, ticket, "ticket.message_added"), what="the reply")
+    assert datetime.fromisoformat(reply["occurred_at"]) == at and reply["data"]["author"] == "agent"
+    earlier = await http.post(f"/v1/tickets/{ticket}/status", json={
+        "status": "en_proceso", "at": (at - timedelta(minutes=5)).isoformat()})
+    assert earlier.status_code == 422 and earlier.json()["error"] == "invalid_at"  # the reply is a change
+    before = await http.post(f"/v1/tickets/{ticket}/replies", json={
+        "text": "Hola", "at": (opened - timedelta(minutes=1)).isoformat()})
+    assert before.status_code == 422 and before.json()["error"] == "invalid_at"
