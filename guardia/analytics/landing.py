@@ -25,14 +25,16 @@ CREATE TEMP TABLE landing (seq BIGINT, stored_ns BIGINT, subject VARCHAR, reply 
 """
 
 
-def create_landing(con: duckdb.DuckDBPyConnection) -> None:
+def create_landing(con: duckdb.DuckDBPyConnection, keep_raw_text: bool = False) -> None:
     """The empty `events_full` (and the registry as `known_types`): batches are parsed as they land,
-    in the landing thread, so DuckDB's parsing overlaps the NATS read."""
+    in the landing thread, so DuckDB's parsing overlaps the NATS read. `keep_raw_text` (for
+    `--validate`) keeps every envelope's text, not only those without a JSON object."""
+    con.execute(f"SET VARIABLE replay_keep_raw_text = {'true' if keep_raw_text else 'false'}")
     con.execute(LANDING_DDL)
     con.register("known_types_arrow", known_types())
     con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
     con.unregister("known_types_arrow")
-    con.execute(PARSE_SQL.format(source="landing") + " LIMIT 0")
+    con.execute(PARSE_SQL.format(source="landing", raw_text=RAW_TEXT) + " LIMIT 0")
 
 
 def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], replies: list[str | None],
@@ -46,8 +48,7 @@ def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], repli
     })
     con.register("batch_view", batch)
     try:
-        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(
-            source="(SELECT seq, NULL::BIGINT AS stored_ns, subject, reply, raw FROM batch_view)"))
+        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(source="batch_view", raw_text=RAW_TEXT))
     finally:
         con.unregister("batch_view")
 
@@ -73,20 +74,21 @@ def known_types() -> pa.Table:
 #: The JetStream ack reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
 #: (9 tokens) or, with domain and account hash, `$JS.ACK.<domain>.<hash>.<stream>...<pending>.<token>`.
 PARSE_SELECT = """
-WITH l AS (
+WITH p AS (
+    SELECT seq, subject, raw, CASE WHEN reply IS NOT NULL THEN string_split(reply, '.') END AS r FROM {source}
+), l AS (
     SELECT
-        CASE WHEN reply IS NULL THEN seq
-             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[6] AS BIGINT)
-             ELSE TRY_CAST(string_split(reply, '.')[8] AS BIGINT) END AS seq,
-        CASE WHEN reply IS NULL THEN NULL
-             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[8] AS BIGINT)
-             ELSE TRY_CAST(string_split(reply, '.')[10] AS BIGINT) END AS stored_ns,
+        CASE WHEN r IS NULL THEN seq WHEN len(r) = 9 THEN TRY_CAST(r[6] AS BIGINT) ELSE TRY_CAST(r[8] AS BIGINT) END
+            AS seq,
+        CASE WHEN r IS NULL THEN NULL WHEN len(r) = 9 THEN TRY_CAST(r[8] AS BIGINT) ELSE TRY_CAST(r[10] AS BIGINT) END
+            AS stored_ns,
         subject,
         TRY(decode(raw)) AS txt
-    FROM {source}
+    FROM p
 ), j AS (
-    SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
-                   THEN txt::JSON END AS doc
+    -- one JSON parse decides "an object or not": TRY turns the error of malformed text into NULL (the
+    -- same documents json_valid rejects); doc stays VARCHAR, since a cast to JSON would parse it again
+    SELECT *, CASE WHEN TRY(json_type(txt)) = 'OBJECT' THEN txt END AS doc
     FROM l
 ), f AS (
     SELECT seq, stored_ns, subject, txt, doc,
@@ -102,6 +104,9 @@ WITH l AS (
              THEN TRY_CAST(e[4] AS TIMESTAMPTZ) END AS occurred_at,
         e[5] AS tenant, TRY_CAST(e[6] AS UUID) AS ticket_id, TRY_CAST(e[7] AS UUID) AS correlation_id,
         TRY_CAST(e[8] AS UUID) AS causation_id, e[9] AS producer,
+        -- json_extract writes minified JSON, so an object is exactly a value that starts with '{{'
+        -- (cheaper than json_type, which would parse `data` once more)
+        data IS NOT NULL AND starts_with(data, '{{') AS data_is_object,
         k.min_version, k.latest_version, k.required
     FROM f LEFT JOIN known_types k ON k.event_type = f.e[2]
 )
@@ -125,22 +130,25 @@ SELECT
         WHEN correlation_id IS NULL THEN 'schema_violation: envelope: correlation_id: missing or not a UUID'
         WHEN e[8] IS NOT NULL AND causation_id IS NULL THEN 'schema_violation: envelope: causation_id: not a UUID'
         WHEN producer IS NULL THEN 'schema_violation: envelope: producer: missing'
-        WHEN data IS NULL OR json_type(data) <> 'OBJECT' THEN 'schema_violation: envelope: data: not an object'
+        WHEN NOT data_is_object THEN 'schema_violation: envelope: data: not an object'
         WHEN latest_version IS NULL THEN 'unknown_event_type: ' || event_type
         WHEN schema_version > latest_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
             || ' is newer than this build knows (v' || latest_version || ')'
         WHEN schema_version < min_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
             || ' has no upcaster to v' || (schema_version + 1)
-        WHEN schema_version = latest_version
-             AND len(list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"'))) > 0
+        -- one parse of `data` for its top-level keys, instead of one json_exists per required field
+        WHEN schema_version = latest_version AND NOT list_has_all(json_keys(data), required)
             THEN 'schema_violation: ' || event_type || ': '
                  || array_to_string(list_transform(
-                        list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"')),
+                        list_filter(required, lambda x: NOT list_contains(json_keys(data), x)),
                                                    lambda x: 'data.' || x || ': Field required'), '; ')
     END AS decode_error,
-    txt AS raw_text
+    {raw_text} AS raw_text
 FROM c
 """
+#: The text is kept only where `events.raw_text` shows it (no JSON object to redact) or `--validate` reads it:
+#: copying every envelope's text a second time would cost as much as a JSON parse.
+RAW_TEXT = "CASE WHEN data IS NULL OR getvariable('replay_keep_raw_text') THEN txt END"
 PARSE_SQL = "CREATE TEMP TABLE events_full AS " + PARSE_SELECT
 
 

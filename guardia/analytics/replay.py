@@ -62,9 +62,10 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 
 # --- sources ------------------------------------------------------------------------------------------
 
-def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None) -> int:
+def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None,
+              keep_raw_text: bool = False) -> int:
     """A `guardia events --json` dump: one envelope per line; `seq` is the line number (1-based)."""
-    create_landing(con)
+    create_landing(con, keep_raw_text)
     seqs: list[int] = []
     raws: list[bytes] = []
     n = 0
@@ -89,13 +90,14 @@ def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | N
 
 
 async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subject: str,
-                    start: datetime | None, progress: Progress | None = None, idle: float = 2.0) -> int:
+                    start: datetime | None, progress: Progress | None = None, idle: float = 2.0,
+                    keep_raw_text: bool = False) -> int:
     """Read `subject` of `stream` to its current end into `landing`. The callback keeps three
     references per message; a worker thread lands each batch while the next one is read."""
     from nats.js.api import ConsumerConfig, DeliverPolicy
     from nats.js.errors import NotFoundError
 
-    create_landing(con)
+    create_landing(con, keep_raw_text)
     from guardia.bus.connection import connect
     from guardia.settings import Settings
 
@@ -295,7 +297,7 @@ def replay_file(path: Path, out_dir: Path | None, options: ReplayOptions = Repla
     in `con` only (reports replay into memory)."""
     con = con or new_connection()
     t0 = time.perf_counter()
-    n = land_file(con, path, progress)
+    n = land_file(con, path, progress, options.validate)
     return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, n, t0, time.perf_counter())
 
 
@@ -307,6 +309,6 @@ def replay_nats(url: str, out_dir: Path | None, options: ReplayOptions = ReplayO
     subject = f"ev.{options.tenant}.>" if options.tenant else "ev.>"
     start = options.since - options.lateness if options.since else None
     t0 = time.perf_counter()
-    n = asyncio.run(land_nats(con, url, stream, subject, start, progress))
+    n = asyncio.run(land_nats(con, url, stream, subject, start, progress, keep_raw_text=options.validate))
     return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, n, t0,
                    time.perf_counter())
