@@ -32,7 +32,7 @@ def create_landing(con: duckdb.DuckDBPyConnection, keep_raw_text: bool = False) 
     con.execute(f"SET VARIABLE replay_keep_raw_text = {'true' if keep_raw_text else 'false'}")
     con.execute(LANDING_DDL)
     con.register("known_types_arrow", known_types())
-    con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
+    con.execute("CREATE TABLE known_types AS SELECT * FROM known_types_arrow")
     con.unregister("known_types_arrow")
     con.execute(PARSE_SQL.format(source="landing", raw_text=RAW_TEXT) + " LIMIT 0")
 
@@ -149,7 +149,7 @@ FROM c
 #: The text is kept only where `events.raw_text` shows it (no JSON object to redact) or `--validate` reads it:
 #: copying every envelope's text a second time would cost as much as a JSON parse.
 RAW_TEXT = "CASE WHEN data IS NULL OR getvariable('replay_keep_raw_text') THEN txt END"
-PARSE_SQL = "CREATE TEMP TABLE events_full AS " + PARSE_SELECT
+PARSE_SQL = "CREATE TABLE events_full AS " + PARSE_SELECT
 
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,10 +28,12 @@ import duckdb
 
 from guardia import __version__
 from guardia.analytics.landing import create_landing, land_batch, validate_exactly
-from guardia.analytics.tables import TABLES, build_tables, install_macros
+from guardia.analytics.tables import TABLES, Task, build_steps, install_macros, prepare_build, run_tasks
 from guardia.policy import Policies
 
 BATCH = 20_000
+#: Threads that build and write tables side by side (each statement may use DuckDB's own threads too).
+WORKERS = max(3, min(4, os.cpu_count() or 2))
 Progress = Callable[[int, int | None], None]  # (messages so far, total if known)
 
 
@@ -188,12 +191,12 @@ def apply_filters(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> Non
         con.execute(f"DELETE FROM events_full WHERE NOT ({' AND '.join(conds)})", params)
 
 
-def build(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> int:
-    """events_full (parsed as landed) -> every table. Returns how many events `--validate` rejected on top."""
+def prepare(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Filters, `--validate`, calendars and the `ok` view; returns the setup of a build cursor."""
     apply_filters(con, options)
-    rejected = validate_exactly(con) if options.validate else 0
-    build_tables(con, Policies.load(options.policies_dir), options.keep_names)
-    return rejected
+    if options.validate:
+        validate_exactly(con)
+    return prepare_build(con, Policies.load(options.policies_dir), options.keep_names)
 
 
 def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options: ReplayOptions) -> dict[str, Any]:
@@ -237,26 +240,24 @@ def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options:
     }
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, manifest: dict[str, Any]) -> None:
-    """Parquet per table (sorted, so bytes repeat), the manifest, then a DuckDB file of the same tables (a
-    convenience: DuckDB's own file layout is not byte-stable, the Parquet files are)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, order in TABLES.items():
+def write_tasks(out_dir: Path, built: set[str]) -> list[Task]:
+    """Per table: its Parquet file and its copy in the DuckDB file (attached as `replay_file`), once the
+    table is built (`built`: the tables that tasks build; the others exist before the tasks start).
+    Tables are already in their output order (tables.build_steps), so both are plain scans: the Parquet
+    bytes repeat; DuckDB's own file layout is not byte-stable (it is a convenience), the Parquet files are."""
+    tasks: list[Task] = []
+    for name in TABLES:
         target = out_dir / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order}) TO '{target}' "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                                           encoding="utf-8")
-    db = out_dir / "guardia.duckdb"
-    tmp = out_dir / "guardia.duckdb.tmp"
-    tmp.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS replay_file")
-    try:
-        for name, order in TABLES.items():
-            con.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name} ORDER BY {order}")
-    finally:
-        con.execute("DETACH replay_file")
-    shutil.move(str(tmp), str(db))
+
+        def parquet(cur: duckdb.DuckDBPyConnection, name: str = name, target: Path = target) -> None:
+            cur.execute(f"COPY {name} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+
+        def copy(cur: duckdb.DuckDBPyConnection, name: str = name) -> None:
+            cur.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name}")
+
+        after = (name,) if name in built else ()
+        tasks += [Task(f"parquet:{name}", after, parquet), Task(f"file:{name}", after, copy)]
+    return tasks
 
 
 def open_replay(out_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -272,11 +273,34 @@ def open_replay(out_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def _finish(con: duckdb.DuckDBPyConnection, out_dir: Path | None, source: dict[str, Any], options: ReplayOptions,
             n: int, t0: float, t_read: float) -> ReplayResult:
-    build(con, options)
-    manifest = manifest_of(con, source, options)
-    t_build = time.perf_counter()
+    """Build every table and write them, as one set of tasks on two cursors: a table's files are written
+    while the next tables are built (see tables.run_tasks for why)."""
+    setup = prepare(con, options)
+    tasks = build_steps(options.keep_names)
+    built = [t.name for t in tasks]
+    manifest: dict[str, Any] = {}
+
+    def make_manifest(cur: duckdb.DuckDBPyConnection) -> None:
+        manifest.update(manifest_of(cur, source, options))
+
+    tasks.append(Task("manifest", tuple(built), make_manifest))
+    db = tmp = None
     if out_dir is not None:
-        write_outputs(con, out_dir, manifest)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        db, tmp = out_dir / "guardia.duckdb", out_dir / "guardia.duckdb.tmp"
+        tmp.unlink(missing_ok=True)
+        con.execute(f"ATTACH '{tmp}' AS replay_file")
+        tasks += write_tasks(out_dir, set(built))
+    try:
+        finished = run_tasks(con, tasks, setup, workers=WORKERS)
+    finally:
+        if tmp is not None:
+            con.execute("DETACH replay_file")
+    t_build = max(finished[name] for name in built)
+    if out_dir is not None and db is not None and tmp is not None:
+        (out_dir / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        shutil.move(str(tmp), str(db))
     t_end = time.perf_counter()
     run = {
         "messages": n,
