@@ -66,9 +66,9 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 # --- sources ------------------------------------------------------------------------------------------
 
 def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None,
-              keep_raw_text: bool = False) -> int:
+              keep_raw_text: bool = False, keep_names: bool = False) -> int:
     """A `guardia events --json` dump: one envelope per line; `seq` is the line number (1-based)."""
-    create_landing(con, keep_raw_text)
+    create_landing(con, keep_raw_text, keep_names)
     seqs: list[int] = []
     raws: list[bytes] = []
     n = 0
@@ -94,13 +94,13 @@ def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | N
 
 async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subject: str,
                     start: datetime | None, progress: Progress | None = None, idle: float = 2.0,
-                    keep_raw_text: bool = False) -> int:
+                    keep_raw_text: bool = False, keep_names: bool = False) -> int:
     """Read `subject` of `stream` to its current end into `landing`. The callback keeps three
     references per message; a worker thread lands each batch while the next one is read."""
     from nats.js.api import ConsumerConfig, DeliverPolicy
     from nats.js.errors import NotFoundError
 
-    create_landing(con, keep_raw_text)
+    create_landing(con, keep_raw_text, keep_names)
     from guardia.bus.connection import connect
     from guardia.settings import Settings
 
@@ -321,7 +321,7 @@ def replay_file(path: Path, out_dir: Path | None, options: ReplayOptions = Repla
     in `con` only (reports replay into memory)."""
     con = con or new_connection()
     t0 = time.perf_counter()
-    n = land_file(con, path, progress, options.validate)
+    n = land_file(con, path, progress, options.validate, options.keep_names)
     return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, n, t0, time.perf_counter())
 
 
@@ -333,6 +333,7 @@ def replay_nats(url: str, out_dir: Path | None, options: ReplayOptions = ReplayO
     subject = f"ev.{options.tenant}.>" if options.tenant else "ev.>"
     start = options.since - options.lateness if options.since else None
     t0 = time.perf_counter()
-    n = asyncio.run(land_nats(con, url, stream, subject, start, progress, keep_raw_text=options.validate))
+    n = asyncio.run(land_nats(con, url, stream, subject, start, progress, keep_raw_text=options.validate,
+                                  keep_names=options.keep_names))
     return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, n, t0,
                    time.perf_counter())

@@ -72,6 +72,15 @@ REDACT_UNKNOWN: dict[str, object] = {"customer": None, "text": None, "body": Non
                                      "subject": None, "to": None, "person": None, "raw_event": None}
 
 _ORD = "occurred_at, seq"
+
+
+def redacted_data_sql() -> str:
+    """`data` without personal fields (REDACT), as SQL over `event_type` and `data`: computed as each batch
+    lands (replay.land_batch), so the build has no pass over every payload left to do."""
+    patches = [f"WHEN '{t}' THEN json_merge_patch(data, '{json.dumps(p)}')" for t, p in REDACT.items()]
+    return (f"CASE WHEN data IS NULL THEN NULL ELSE CASE event_type {' '.join(patches)} "
+            f"ELSE json_merge_patch(data, '{json.dumps(REDACT_UNKNOWN)}') END END")
+
 _CLOCK_FIELDS = ["clock", "deadline", "policy_version", "target.amount", "target.unit", "started_at", "ticket_type",
                  "priority", "fraction", "remaining_seconds", "reason", "rule", "previous_deadline", "kind", "attempt",
                  "due_at", "waiting_since", "breached", "overdue_seconds", "overdue_business_seconds"]
@@ -486,18 +495,24 @@ def build_steps(keep_names: bool) -> list[Task]:
             table, body = create.groups()
             sql = f"CREATE TABLE {table} AS SELECT * FROM ({body}) ORDER BY {TABLES[table]}"
         groups.setdefault(name, []).append(sql)
-    patches = [] if keep_names else [f"WHEN '{t}' THEN json_merge_patch(data, '{json.dumps(p)}')"
-                                     for t, p in REDACT.items()]
-    data = ("data" if keep_names else
-            f"CASE WHEN data IS NULL THEN NULL ELSE CASE event_type {' '.join(patches)} "
-            f"ELSE json_merge_patch(data, '{json.dumps(REDACT_UNKNOWN)}') END END")
-    events = f"""CREATE TABLE events AS SELECT seq, stored_at, subject, event_id, event_type, schema_version,
-        occurred_at, tenant, ticket_id, correlation_id, causation_id, producer, {data} AS data, decode_error,
-        CASE WHEN data IS NULL THEN raw_text END AS raw_text
-        FROM events_full ORDER BY {TABLES['events']}"""
+    columns = f"""seq, stored_at, subject, event_id, event_type, schema_version, occurred_at, tenant, ticket_id,
+        correlation_id, causation_id, producer, {'data' if keep_names else 'redacted_data'} AS data, decode_error,
+        CASE WHEN data IS NULL THEN raw_text END AS raw_text"""
+
+    def events(cur: duckdb.DuckDBPyConnection) -> None:
+        """`events` is a view of `events_full` (redacted as it landed): nothing left to copy after the read.
+        Batches land in stream order, so the view is already in `seq` order; checked (one narrow sort),
+        and sorted into a table if it ever is not."""
+        row = cur.execute("""SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY rowid) AS prev FROM events_full)
+                             WHERE seq IS NULL OR seq <= prev""").fetchone()
+        if row is not None and row[0] == 0:
+            cur.execute(f"CREATE VIEW events AS SELECT {columns} FROM events_full")
+        else:
+            cur.execute(f"CREATE TABLE events AS SELECT {columns} FROM events_full ORDER BY {TABLES['events']}")
+
     # the longest chain first (clock_events -> clocks -> tickets), then the biggest table
     first = ["clock_events", "clocks", "tickets"]
-    return ([_sql_task(name, groups.pop(name)) for name in first] + [_sql_task("events", [events])]
+    return ([_sql_task(name, groups.pop(name)) for name in first] + [Task("events", (), events)]
             + [_sql_task(name, sql) for name, sql in groups.items()])
 
 
