@@ -2,9 +2,11 @@
 
 Why raw: the replay is bound by Python work per message (analysts-notes §3), and `decode_event` costs
 about 34 µs per event here, three times the raw NATS read. So the reader keeps only `(subject, reply,
-bytes)` per message, a worker thread appends them to DuckDB as Arrow batches, and DuckDB parses and
-checks the JSON with all its threads at the end. The stream sequence and stored time are cut out of
-the JetStream reply subject in SQL, since `msg.metadata` alone costs half of a raw read.
+bytes)` per message, and a worker thread hands each batch to DuckDB as Arrow arrays, where one SQL
+statement parses and checks the JSON and redacts `data` while the read goes on. The stream sequence and
+stored time are cut out of the JetStream reply subject in SQL, since `msg.metadata` alone costs half of a
+raw read. `events_full`, `known_types` are plain (not temporary) tables so that the build's cursors
+(tables.run_tasks) see them.
 
 The checks in SQL mirror `decode_event` for what the tables rely on: well-formed JSON, the envelope's
 fields and types, a known event type, a version this build can read (not newer), and the payload's

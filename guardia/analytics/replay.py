@@ -8,6 +8,9 @@ timings are the only thing that differs between runs, so they live apart in `run
 Reading NATS: an ordered push consumer with a callback (the fastest nats-py read, analysts-notes §3),
 from `since − lateness` by stored time, since `occurred_at` can be earlier than the storage order
 (back-dated contacts, timers fired after an outage); rows are then kept by `occurred_at`.
+
+After the read: every table is built and written by tasks on WORKERS cursors side by side
+(tables.run_tasks), since DuckDB runs a statement on a small table on one core.
 """
 
 from __future__ import annotations

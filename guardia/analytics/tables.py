@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -431,8 +432,6 @@ def run_tasks(con: duckdb.DuckDBPyConnection, tasks: Sequence[Task], setup: Call
     table of a few thousand (or tens of thousands of) rows runs on one core; the build's statements are
     many and mostly independent, so running them side by side is what uses the machine's cores. A
     statement releases the GIL while it runs."""
-    import time
-
     local = threading.local()
     cursors: list[duckdb.DuckDBPyConnection] = []
     lock = threading.Lock()
@@ -539,9 +538,3 @@ def prepare_build(con: duckdb.DuckDBPyConnection, policies: Policies,
 
     setup(con)
     return setup
-
-
-def build_tables(con: duckdb.DuckDBPyConnection, policies: Policies, keep_names: bool, workers: int = 2) -> None:
-    """events_full -> every analytic table, then `events` (redacted unless `keep_names`)."""
-    setup = prepare_build(con, policies, keep_names)
-    run_tasks(con, build_steps(keep_names), setup, workers)
