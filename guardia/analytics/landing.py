@@ -2,9 +2,11 @@
 
 Why raw: the replay is bound by Python work per message (analysts-notes §3), and `decode_event` costs
 about 34 µs per event here, three times the raw NATS read. So the reader keeps only `(subject, reply,
-bytes)` per message, a worker thread appends them to DuckDB as Arrow batches, and DuckDB parses and
-checks the JSON with all its threads at the end. The stream sequence and stored time are cut out of
-the JetStream reply subject in SQL, since `msg.metadata` alone costs half of a raw read.
+bytes)` per message, and a worker thread hands each batch to DuckDB as Arrow arrays, where one SQL
+statement parses and checks the JSON and redacts `data` while the read goes on. The stream sequence and
+stored time are cut out of the JetStream reply subject in SQL, since `msg.metadata` alone costs half of a
+raw read. `events_full`, `known_types` are plain (not temporary) tables so that the build's cursors
+(tables.run_tasks) see them.
 
 The checks in SQL mirror `decode_event` for what the tables rely on: well-formed JSON, the envelope's
 fields and types, a known event type, a version this build can read (not newer), and the payload's
@@ -18,6 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from guardia.analytics.tables import redacted_data_sql
 from shared.schemas import REGISTRY
 
 LANDING_DDL = """
@@ -25,14 +28,17 @@ CREATE TEMP TABLE landing (seq BIGINT, stored_ns BIGINT, subject VARCHAR, reply 
 """
 
 
-def create_landing(con: duckdb.DuckDBPyConnection) -> None:
+def create_landing(con: duckdb.DuckDBPyConnection, keep_raw_text: bool = False, keep_names: bool = False) -> None:
     """The empty `events_full` (and the registry as `known_types`): batches are parsed as they land,
-    in the landing thread, so DuckDB's parsing overlaps the NATS read."""
+    in the landing thread, so DuckDB's parsing overlaps the NATS read. `keep_raw_text` (for
+    `--validate`) keeps every envelope's text, not only those without a JSON object."""
+    con.execute(f"SET VARIABLE replay_keep_raw_text = {'true' if keep_raw_text else 'false'}")
+    con.execute(f"SET VARIABLE replay_keep_names = {'true' if keep_names else 'false'}")
     con.execute(LANDING_DDL)
     con.register("known_types_arrow", known_types())
-    con.execute("CREATE TEMP TABLE known_types AS SELECT * FROM known_types_arrow")
+    con.execute("CREATE TABLE known_types AS SELECT * FROM known_types_arrow")
     con.unregister("known_types_arrow")
-    con.execute(PARSE_SQL.format(source="landing") + " LIMIT 0")
+    con.execute(PARSE_SQL.format(source="landing", raw_text=RAW_TEXT, redacted=REDACTED) + " LIMIT 0")
 
 
 def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], replies: list[str | None],
@@ -46,8 +52,8 @@ def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], repli
     })
     con.register("batch_view", batch)
     try:
-        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(
-            source="(SELECT seq, NULL::BIGINT AS stored_ns, subject, reply, raw FROM batch_view)"))
+        con.execute("INSERT INTO events_full " + PARSE_SELECT.format(source="batch_view", raw_text=RAW_TEXT,
+                                                                    redacted=REDACTED))
     finally:
         con.unregister("batch_view")
 
@@ -73,37 +79,46 @@ def known_types() -> pa.Table:
 #: The JetStream ack reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`
 #: (9 tokens) or, with domain and account hash, `$JS.ACK.<domain>.<hash>.<stream>...<pending>.<token>`.
 PARSE_SELECT = """
-WITH l AS (
+WITH p AS (
+    SELECT seq, subject, raw, CASE WHEN reply IS NOT NULL THEN string_split(reply, '.') END AS r FROM {source}
+), l AS (
     SELECT
-        CASE WHEN reply IS NULL THEN seq
-             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[6] AS BIGINT)
-             ELSE TRY_CAST(string_split(reply, '.')[8] AS BIGINT) END AS seq,
-        CASE WHEN reply IS NULL THEN NULL
-             WHEN len(string_split(reply, '.')) = 9 THEN TRY_CAST(string_split(reply, '.')[8] AS BIGINT)
-             ELSE TRY_CAST(string_split(reply, '.')[10] AS BIGINT) END AS stored_ns,
+        CASE WHEN r IS NULL THEN seq WHEN len(r) = 9 THEN TRY_CAST(r[6] AS BIGINT) ELSE TRY_CAST(r[8] AS BIGINT) END
+            AS seq,
+        CASE WHEN r IS NULL THEN NULL WHEN len(r) = 9 THEN TRY_CAST(r[8] AS BIGINT) ELSE TRY_CAST(r[10] AS BIGINT) END
+            AS stored_ns,
         subject,
         TRY(decode(raw)) AS txt
-    FROM {source}
+    FROM p
 ), j AS (
-    SELECT *, CASE WHEN txt IS NOT NULL AND json_valid(txt) AND json_type(txt::JSON) = 'OBJECT'
-                   THEN txt::JSON END AS doc
+    -- one JSON parse decides "an object or not": TRY turns the error of malformed text into NULL (the
+    -- same documents json_valid rejects); doc stays VARCHAR, since a cast to JSON would parse it again
+    SELECT *, CASE WHEN TRY(json_type(txt)) = 'OBJECT' THEN txt END AS doc
     FROM l
 ), f AS (
-    SELECT seq, stored_ns, subject, txt, doc,
-        json_extract_string(doc, ['$.event_id', '$.event_type', '$.schema_version', '$.occurred_at',
-                                  '$.tenant', '$.ticket_id', '$.correlation_id', '$.causation_id',
-                                  '$.producer']) AS e,
-        json_extract(doc, '$.data') AS data
-    FROM j
+    -- one parse for the whole envelope: json_transform gives each field as json_extract_string would (numbers
+    -- and objects as their JSON text, the first of duplicate keys) and `data` as JSON; only a `data` that is
+    -- JSON null (or missing) comes back NULL, so those few are extracted again to keep the 'null'
+    SELECT seq, stored_ns, subject, txt, doc, env,
+        CASE WHEN env['data'] IS NOT NULL THEN env['data'] WHEN doc IS NOT NULL THEN json_extract(doc, '$.data') END
+            AS data
+    FROM (SELECT *, json_transform(doc, '{{"event_id": "VARCHAR", "event_type": "VARCHAR", "schema_version": "VARCHAR",
+              "occurred_at": "VARCHAR", "tenant": "VARCHAR", "ticket_id": "VARCHAR", "correlation_id": "VARCHAR",
+              "causation_id": "VARCHAR", "producer": "VARCHAR", "data": "JSON"}}') AS env FROM j)
 ), c AS (
     SELECT f.*,
-        TRY_CAST(e[1] AS UUID) AS event_id, e[2] AS event_type, TRY_CAST(e[3] AS INTEGER) AS schema_version,
-        CASE WHEN regexp_matches(coalesce(e[4], ''), '(Z|[+-]\\d\\d:?\\d\\d)$')
-             THEN TRY_CAST(e[4] AS TIMESTAMPTZ) END AS occurred_at,
-        e[5] AS tenant, TRY_CAST(e[6] AS UUID) AS ticket_id, TRY_CAST(e[7] AS UUID) AS correlation_id,
-        TRY_CAST(e[8] AS UUID) AS causation_id, e[9] AS producer,
+        TRY_CAST(env['event_id'] AS UUID) AS event_id, env['event_type'] AS event_type,
+        TRY_CAST(env['schema_version'] AS INTEGER) AS schema_version,
+        CASE WHEN regexp_matches(coalesce(env['occurred_at'], ''), '(Z|[+-]\\d\\d:?\\d\\d)$')
+             THEN TRY_CAST(env['occurred_at'] AS TIMESTAMPTZ) END AS occurred_at,
+        env['tenant'] AS tenant, TRY_CAST(env['ticket_id'] AS UUID) AS ticket_id,
+        TRY_CAST(env['correlation_id'] AS UUID) AS correlation_id,
+        TRY_CAST(env['causation_id'] AS UUID) AS causation_id, env['producer'] AS producer,
+        -- json_extract writes minified JSON, so an object is exactly a value that starts with '{{'
+        -- (cheaper than json_type, which would parse `data` once more)
+        data IS NOT NULL AND starts_with(data, '{{') AS data_is_object,
         k.min_version, k.latest_version, k.required
-    FROM f LEFT JOIN known_types k ON k.event_type = f.e[2]
+    FROM f LEFT JOIN known_types k ON k.event_type = f.env['event_type']
 )
 SELECT
     seq,
@@ -121,27 +136,34 @@ SELECT
         WHEN occurred_at IS NULL THEN 'schema_violation: envelope: occurred_at: missing or not an aware datetime'
         WHEN tenant IS NULL OR NOT regexp_full_match(tenant, '[a-z0-9][a-z0-9_-]{{0,62}}')
             THEN 'schema_violation: envelope: tenant: missing or malformed'
-        WHEN e[6] IS NOT NULL AND ticket_id IS NULL THEN 'schema_violation: envelope: ticket_id: not a UUID'
+        WHEN env['ticket_id'] IS NOT NULL AND ticket_id IS NULL THEN 'schema_violation: envelope: ticket_id: not a UUID'
         WHEN correlation_id IS NULL THEN 'schema_violation: envelope: correlation_id: missing or not a UUID'
-        WHEN e[8] IS NOT NULL AND causation_id IS NULL THEN 'schema_violation: envelope: causation_id: not a UUID'
+        WHEN env['causation_id'] IS NOT NULL AND causation_id IS NULL
+            THEN 'schema_violation: envelope: causation_id: not a UUID'
         WHEN producer IS NULL THEN 'schema_violation: envelope: producer: missing'
-        WHEN data IS NULL OR json_type(data) <> 'OBJECT' THEN 'schema_violation: envelope: data: not an object'
+        WHEN NOT data_is_object THEN 'schema_violation: envelope: data: not an object'
         WHEN latest_version IS NULL THEN 'unknown_event_type: ' || event_type
         WHEN schema_version > latest_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
             || ' is newer than this build knows (v' || latest_version || ')'
         WHEN schema_version < min_version THEN 'unsupported_version: ' || event_type || ' v' || schema_version
             || ' has no upcaster to v' || (schema_version + 1)
-        WHEN schema_version = latest_version
-             AND len(list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"'))) > 0
+        -- one parse of `data` for its top-level keys, instead of one json_exists per required field
+        WHEN schema_version = latest_version AND NOT list_has_all(json_keys(data), required)
             THEN 'schema_violation: ' || event_type || ': '
                  || array_to_string(list_transform(
-                        list_filter(required, lambda x: NOT json_exists(data, '$."' || x || '"')),
+                        list_filter(required, lambda x: NOT list_contains(json_keys(data), x)),
                                                    lambda x: 'data.' || x || ': Field required'), '; ')
     END AS decode_error,
-    txt AS raw_text
+    {raw_text} AS raw_text,
+    {redacted} AS redacted_data
 FROM c
 """
-PARSE_SQL = "CREATE TEMP TABLE events_full AS " + PARSE_SELECT
+#: The text is kept only where `events.raw_text` shows it (no JSON object to redact) or `--validate` reads it:
+#: copying every envelope's text a second time would cost as much as a JSON parse.
+RAW_TEXT = "CASE WHEN data IS NULL OR getvariable('replay_keep_raw_text') THEN txt END"
+#: `events.data` by default (tables.redacted_data_sql); nothing with `--keep-names`, which shows `data`.
+REDACTED = f"CASE WHEN getvariable('replay_keep_names') THEN NULL ELSE {redacted_data_sql()} END"
+PARSE_SQL = "CREATE TABLE events_full AS " + PARSE_SELECT
 
 
 

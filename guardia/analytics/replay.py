@@ -8,12 +8,16 @@ timings are the only thing that differs between runs, so they live apart in `run
 Reading NATS: an ordered push consumer with a callback (the fastest nats-py read, analysts-notes §3),
 from `since − lateness` by stored time, since `occurred_at` can be earlier than the storage order
 (back-dated contacts, timers fired after an outage); rows are then kept by `occurred_at`.
+
+After the read: every table is built and written by tasks on WORKERS cursors side by side
+(tables.run_tasks), since DuckDB runs a statement on a small table on one core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,10 +31,12 @@ import duckdb
 
 from guardia import __version__
 from guardia.analytics.landing import create_landing, land_batch, validate_exactly
-from guardia.analytics.tables import TABLES, build_tables, install_macros
+from guardia.analytics.tables import TABLES, Task, build_steps, install_macros, prepare_build, run_tasks
 from guardia.policy import Policies
 
 BATCH = 20_000
+#: Threads that build and write tables side by side (each statement may use DuckDB's own threads too).
+WORKERS = max(3, min(4, os.cpu_count() or 2))
 Progress = Callable[[int, int | None], None]  # (messages so far, total if known)
 
 
@@ -62,9 +68,10 @@ def new_connection() -> duckdb.DuckDBPyConnection:
 
 # --- sources ------------------------------------------------------------------------------------------
 
-def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None) -> int:
+def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | None = None,
+              keep_raw_text: bool = False, keep_names: bool = False) -> int:
     """A `guardia events --json` dump: one envelope per line; `seq` is the line number (1-based)."""
-    create_landing(con)
+    create_landing(con, keep_raw_text, keep_names)
     seqs: list[int] = []
     raws: list[bytes] = []
     n = 0
@@ -89,13 +96,14 @@ def land_file(con: duckdb.DuckDBPyConnection, path: Path, progress: Progress | N
 
 
 async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subject: str,
-                    start: datetime | None, progress: Progress | None = None, idle: float = 2.0) -> int:
+                    start: datetime | None, progress: Progress | None = None, idle: float = 2.0,
+                    keep_raw_text: bool = False, keep_names: bool = False) -> int:
     """Read `subject` of `stream` to its current end into `landing`. The callback keeps three
     references per message; a worker thread lands each batch while the next one is read."""
     from nats.js.api import ConsumerConfig, DeliverPolicy
     from nats.js.errors import NotFoundError
 
-    create_landing(con)
+    create_landing(con, keep_raw_text, keep_names)
     from guardia.bus.connection import connect
     from guardia.settings import Settings
 
@@ -186,12 +194,12 @@ def apply_filters(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> Non
         con.execute(f"DELETE FROM events_full WHERE NOT ({' AND '.join(conds)})", params)
 
 
-def build(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> int:
-    """events_full (parsed as landed) -> every table. Returns how many events `--validate` rejected on top."""
+def prepare(con: duckdb.DuckDBPyConnection, options: ReplayOptions) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Filters, `--validate`, calendars and the `ok` view; returns the setup of a build cursor."""
     apply_filters(con, options)
-    rejected = validate_exactly(con) if options.validate else 0
-    build_tables(con, Policies.load(options.policies_dir), options.keep_names)
-    return rejected
+    if options.validate:
+        validate_exactly(con)
+    return prepare_build(con, Policies.load(options.policies_dir), options.keep_names)
 
 
 def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options: ReplayOptions) -> dict[str, Any]:
@@ -235,26 +243,24 @@ def manifest_of(con: duckdb.DuckDBPyConnection, source: dict[str, Any], options:
     }
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, out_dir: Path, manifest: dict[str, Any]) -> None:
-    """Parquet per table (sorted, so bytes repeat), the manifest, then a DuckDB file of the same tables (a
-    convenience: DuckDB's own file layout is not byte-stable, the Parquet files are)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, order in TABLES.items():
+def write_tasks(out_dir: Path, built: set[str]) -> list[Task]:
+    """Per table: its Parquet file and its copy in the DuckDB file (attached as `replay_file`), once the
+    table is built (`built`: the tables that tasks build; the others exist before the tasks start).
+    Tables are already in their output order (tables.build_steps), so both are plain scans: the Parquet
+    bytes repeat; DuckDB's own file layout is not byte-stable (it is a convenience), the Parquet files are."""
+    tasks: list[Task] = []
+    for name in TABLES:
         target = out_dir / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {name} ORDER BY {order}) TO '{target}' "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                                           encoding="utf-8")
-    db = out_dir / "guardia.duckdb"
-    tmp = out_dir / "guardia.duckdb.tmp"
-    tmp.unlink(missing_ok=True)
-    con.execute(f"ATTACH '{tmp}' AS replay_file")
-    try:
-        for name, order in TABLES.items():
-            con.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name} ORDER BY {order}")
-    finally:
-        con.execute("DETACH replay_file")
-    shutil.move(str(tmp), str(db))
+
+        def parquet(cur: duckdb.DuckDBPyConnection, name: str = name, target: Path = target) -> None:
+            cur.execute(f"COPY {name} TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+
+        def copy(cur: duckdb.DuckDBPyConnection, name: str = name) -> None:
+            cur.execute(f"CREATE TABLE replay_file.{name} AS SELECT * FROM {name}")
+
+        after = (name,) if name in built else ()
+        tasks += [Task(f"parquet:{name}", after, parquet), Task(f"file:{name}", after, copy)]
+    return tasks
 
 
 def open_replay(out_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -270,11 +276,40 @@ def open_replay(out_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def _finish(con: duckdb.DuckDBPyConnection, out_dir: Path | None, source: dict[str, Any], options: ReplayOptions,
             n: int, t0: float, t_read: float) -> ReplayResult:
-    build(con, options)
-    manifest = manifest_of(con, source, options)
-    t_build = time.perf_counter()
+    """Build every table and write them, as one set of tasks on two cursors: a table's files are written
+    while the next tables are built (see tables.run_tasks for why)."""
+    setup = prepare(con, options)
+    tasks = build_steps(options.keep_names)
+    built = [t.name for t in tasks]
+    manifest: dict[str, Any] = {}
+
+    def make_manifest(cur: duckdb.DuckDBPyConnection) -> None:
+        manifest.update(manifest_of(cur, source, options))
+
+    tasks.append(Task("manifest", tuple(built), make_manifest))
+    db = tmp = None
     if out_dir is not None:
-        write_outputs(con, out_dir, manifest)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        db, tmp = out_dir / "guardia.duckdb", out_dir / "guardia.duckdb.tmp"
+        tmp.unlink(missing_ok=True)
+        con.execute(f"ATTACH '{tmp}' AS replay_file")
+        tasks += write_tasks(out_dir, set(built))
+    # one DuckDB thread per statement while the tasks run: the parallelism is the tasks side by side, and
+    # DuckDB's own threads on top would only oversubscribe the cores (measured: less CPU, same or less time)
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else os.cpu_count() or 1
+    con.execute("SET threads = 1")
+    try:
+        finished = run_tasks(con, tasks, setup, workers=WORKERS)
+    finally:
+        con.execute(f"SET threads = {threads}")
+        if tmp is not None:
+            con.execute("DETACH replay_file")
+    t_build = max(finished[name] for name in built)
+    if out_dir is not None and db is not None and tmp is not None:
+        (out_dir / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        shutil.move(str(tmp), str(db))
     t_end = time.perf_counter()
     run = {
         "messages": n,
@@ -295,7 +330,7 @@ def replay_file(path: Path, out_dir: Path | None, options: ReplayOptions = Repla
     in `con` only (reports replay into memory)."""
     con = con or new_connection()
     t0 = time.perf_counter()
-    n = land_file(con, path, progress)
+    n = land_file(con, path, progress, options.validate, options.keep_names)
     return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, n, t0, time.perf_counter())
 
 
@@ -307,6 +342,7 @@ def replay_nats(url: str, out_dir: Path | None, options: ReplayOptions = ReplayO
     subject = f"ev.{options.tenant}.>" if options.tenant else "ev.>"
     start = options.since - options.lateness if options.since else None
     t0 = time.perf_counter()
-    n = asyncio.run(land_nats(con, url, stream, subject, start, progress))
+    n = asyncio.run(land_nats(con, url, stream, subject, start, progress, keep_raw_text=options.validate,
+                                  keep_names=options.keep_names))
     return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, n, t0,
                    time.perf_counter())

@@ -15,6 +15,12 @@ keeps the names and the unredacted payloads for internal use.
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -68,8 +74,26 @@ REDACT_UNKNOWN: dict[str, object] = {"customer": None, "text": None, "body": Non
 
 _ORD = "occurred_at, seq"
 
+
+def redacted_data_sql() -> str:
+    """`data` without personal fields (REDACT), as SQL over `event_type` and `data`: computed as each batch
+    lands (replay.land_batch), so the build has no pass over every payload left to do."""
+    patches = [f"WHEN '{t}' THEN json_merge_patch(data, '{json.dumps(p)}')" for t, p in REDACT.items()]
+    return (f"CASE WHEN data IS NULL THEN NULL ELSE CASE event_type {' '.join(patches)} "
+            f"ELSE json_merge_patch(data, '{json.dumps(REDACT_UNKNOWN)}') END END")
+
+_CLOCK_FIELDS = ["clock", "deadline", "policy_version", "target.amount", "target.unit", "started_at", "ticket_type",
+                 "priority", "fraction", "remaining_seconds", "reason", "rule", "previous_deadline", "kind", "attempt",
+                 "due_at", "waiting_since", "breached", "overdue_seconds", "overdue_business_seconds"]
+
+
+def _v(name: str) -> str:
+    """The field `name` of `data` in clock_events' single extraction."""
+    return f"v[{_CLOCK_FIELDS.index(name) + 1}]"
+
+
 DERIVED_SQL: list[str] = [
-    "CREATE TEMP VIEW ok AS SELECT * FROM events_full WHERE decode_error IS NULL",
+    "CREATE VIEW ok AS SELECT * FROM events_full WHERE decode_error IS NULL",
     # --- simple projections, one row per event -------------------------------------------------
     f"""CREATE TABLE status_changes AS
     SELECT tenant, ticket_id, seq, occurred_at AS at,
@@ -90,24 +114,30 @@ DERIVED_SQL: list[str] = [
     SELECT tenant, ticket_id, seq, occurred_at AS at, data->>'author' AS author, data->>'channel' AS channel,
         data->>'contact_id' AS contact_id
     FROM ok WHERE event_type = 'ticket.message_added'""",
-    """CREATE TABLE clock_events AS
+    # every field from one parse of `data` (`data->>'x'` per field would parse it twenty times)
+    f"""CREATE TABLE clock_events AS
+    WITH x AS (
+        SELECT tenant, ticket_id, seq, occurred_at, event_type,
+            json_extract_string(data, {[f'$.{name}' for name in _CLOCK_FIELDS]}) AS v
+        FROM ok WHERE event_type LIKE 'sla.%' OR event_type LIKE 'followup.%'
+    )
     SELECT tenant, ticket_id, seq, occurred_at AS at, event_type,
-        coalesce(data->>'clock', CASE WHEN event_type LIKE 'sla.%' AND event_type <> 'sla.exempted'
+        coalesce({_v('clock')}, CASE WHEN event_type LIKE 'sla.%' AND event_type <> 'sla.exempted'
                                       THEN 'resolution' END) AS clock,
-        TRY_CAST(data->>'deadline' AS TIMESTAMPTZ) AS deadline, data->>'policy_version' AS policy_version,
-        CAST(data->'target'->>'amount' AS DOUBLE) AS target_amount, data->'target'->>'unit' AS target_unit,
-        TRY_CAST(data->>'started_at' AS TIMESTAMPTZ) AS started_at,
-        data->>'ticket_type' AS ticket_type, data->>'priority' AS priority,
-        CAST(data->>'fraction' AS DOUBLE) AS fraction, CAST(data->>'remaining_seconds' AS DOUBLE) AS remaining_seconds,
-        data->>'reason' AS reason, data->>'rule' AS rule,
-        TRY_CAST(data->>'previous_deadline' AS TIMESTAMPTZ) AS previous_deadline,
-        data->>'kind' AS kind, CAST(data->>'attempt' AS INTEGER) AS attempt,
-        TRY_CAST(data->>'due_at' AS TIMESTAMPTZ) AS due_at,
-        TRY_CAST(data->>'waiting_since' AS TIMESTAMPTZ) AS waiting_since,
-        CAST(data->>'breached' AS BOOLEAN) AS breached,
-        CAST(data->>'overdue_seconds' AS DOUBLE) AS overdue_seconds,
-        CAST(data->>'overdue_business_seconds' AS DOUBLE) AS overdue_business_seconds
-    FROM ok WHERE event_type LIKE 'sla.%' OR event_type LIKE 'followup.%'""",
+        TRY_CAST({_v('deadline')} AS TIMESTAMPTZ) AS deadline, {_v('policy_version')} AS policy_version,
+        CAST({_v('target.amount')} AS DOUBLE) AS target_amount, {_v('target.unit')} AS target_unit,
+        TRY_CAST({_v('started_at')} AS TIMESTAMPTZ) AS started_at,
+        {_v('ticket_type')} AS ticket_type, {_v('priority')} AS priority,
+        CAST({_v('fraction')} AS DOUBLE) AS fraction, CAST({_v('remaining_seconds')} AS DOUBLE) AS remaining_seconds,
+        {_v('reason')} AS reason, {_v('rule')} AS rule,
+        TRY_CAST({_v('previous_deadline')} AS TIMESTAMPTZ) AS previous_deadline,
+        {_v('kind')} AS kind, CAST({_v('attempt')} AS INTEGER) AS attempt,
+        TRY_CAST({_v('due_at')} AS TIMESTAMPTZ) AS due_at,
+        TRY_CAST({_v('waiting_since')} AS TIMESTAMPTZ) AS waiting_since,
+        CAST({_v('breached')} AS BOOLEAN) AS breached,
+        CAST({_v('overdue_seconds')} AS DOUBLE) AS overdue_seconds,
+        CAST({_v('overdue_business_seconds')} AS DOUBLE) AS overdue_business_seconds
+    FROM x""",
     """CREATE TABLE activities AS
     SELECT tenant, ticket_id, seq, occurred_at AS at,
         CASE WHEN getvariable('keep_names') THEN data->>'person' END AS person,
@@ -183,40 +213,35 @@ DERIVED_SQL: list[str] = [
     FROM n WHERE nid IS NOT NULL GROUP BY tenant, nid""",
     # --- clocks: one row per (ticket, clock); outcome from its last cycle (a cancelled clock that is
     # started again, e.g. a merge undone, is the same clock counted once) -----------------------------
-    f"""CREATE TABLE clocks AS
-    WITH e AS (
-        SELECT *, sum(CASE WHEN event_type = 'sla.started' THEN 1 ELSE 0 END)
-                      OVER (PARTITION BY tenant, ticket_id, clock ORDER BY {_ORD.replace('occurred_at', '"at"')}
-                            ROWS UNBOUNDED PRECEDING) AS cycle
+    """CREATE TABLE clocks AS
+    WITH e AS (  -- rn: the event's place in its clock by (at, seq), one integer for arg_max (a struct key is slow)
+        SELECT *, sum(CASE WHEN event_type = 'sla.started' THEN 1 ELSE 0 END) OVER w AS cycle, row_number() OVER w AS rn
         FROM clock_events WHERE event_type LIKE 'sla.%' AND event_type <> 'sla.exempted'
+        WINDOW w AS (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq ROWS UNBOUNDED PRECEDING)
     ), last AS (
         SELECT *, max(cycle) OVER (PARTITION BY tenant, ticket_id, clock) AS last_cycle FROM e
-    ), p AS (  -- pause spans (calendar), each closed by the next event of the clock
-        SELECT tenant, ticket_id, clock, "at" AS paused_at,
-            lead("at") OVER (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq) AS ended_at, event_type
-        FROM last
     )
     SELECT l.tenant, l.ticket_id, l.clock,
-        arg_max(l.policy_version, (l.at, l.seq)) AS policy_version,
-        arg_max(l.target_amount, (l.at, l.seq)) FILTER (WHERE l.target_amount IS NOT NULL) AS target_amount,
-        arg_max(l.target_unit, (l.at, l.seq)) FILTER (WHERE l.target_unit IS NOT NULL) AS target_unit,
-        arg_max(l.ticket_type, (l.at, l.seq)) FILTER (WHERE l.event_type = 'sla.started') AS ticket_type,
-        arg_max(l.priority, (l.at, l.seq)) FILTER (WHERE l.event_type = 'sla.started') AS priority,
+        arg_max(l.policy_version, l.rn) AS policy_version,
+        arg_max(l.target_amount, l.rn) FILTER (WHERE l.target_amount IS NOT NULL) AS target_amount,
+        arg_max(l.target_unit, l.rn) FILTER (WHERE l.target_unit IS NOT NULL) AS target_unit,
+        arg_max(l.ticket_type, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS ticket_type,
+        arg_max(l.priority, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS priority,
         min(coalesce(l.started_at, l.at)) FILTER (WHERE l.event_type = 'sla.started') AS started_at,
-        arg_min(l.deadline, (l.at, l.seq)) FILTER (WHERE l.event_type = 'sla.started') AS first_deadline,
-        arg_max(l.deadline, (l.at, l.seq)) FILTER (WHERE l.deadline IS NOT NULL) AS last_deadline,
+        arg_min(l.deadline, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS first_deadline,
+        arg_max(l.deadline, l.rn) FILTER (WHERE l.deadline IS NOT NULL) AS last_deadline,
         min(l.at) FILTER (WHERE l.event_type = 'sla.breached' AND l.cycle = l.last_cycle) AS breached_at,
         min(l.at) FILTER (WHERE l.event_type = 'sla.met' AND l.cycle = l.last_cycle) AS met_at,
         min(l.at) FILTER (WHERE l.event_type = 'sla.cancelled' AND l.cycle = l.last_cycle) AS cancelled_at,
-        arg_max(l.event_type, (l.at, l.seq)) AS last_event,
-        list(l.fraction ORDER BY l.at, l.seq) FILTER (WHERE l.event_type = 'sla.warning' AND l.cycle = l.last_cycle)
+        arg_max(l.event_type, l.rn) AS last_event,
+        list(l.fraction ORDER BY l.rn) FILTER (WHERE l.event_type = 'sla.warning' AND l.cycle = l.last_cycle)
             AS warnings_raw,
         count(*) FILTER (WHERE l.event_type = 'sla.retargeted') AS retargets,
         CAST(max(l.cycle) AS INTEGER) AS cycles,
         any_value(l.overdue_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_seconds,
         any_value(l.overdue_business_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_business_seconds
     FROM last l GROUP BY l.tenant, l.ticket_id, l.clock""",
-    """CREATE TEMP TABLE clock_pauses AS
+    """CREATE TABLE clock_pauses AS
     SELECT tenant, ticket_id, clock, "at" AS paused_at,
         coalesce(next_at, getvariable('replay_end')) AS resumed_at
     FROM (SELECT *, lead("at") OVER (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq) AS next_at
@@ -371,33 +396,145 @@ def build_calendars(con: duckdb.DuckDBPyConnection, policies: Policies, tenants:
                           "policy_version": pa.array(versions, pa.string())})
     con.register("intervals_arrow", intervals)
     con.register("calendars_arrow", calendars)
-    con.execute("CREATE TABLE calendar_intervals AS SELECT * FROM intervals_arrow")
-    con.execute("CREATE TABLE tenant_calendars AS SELECT * FROM calendars_arrow")
+    # in output order, like every table (tables.build_steps)
+    for name, arrow in (("calendar_intervals", "intervals_arrow"), ("tenant_calendars", "calendars_arrow")):
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {arrow} ORDER BY {TABLES[name]}")
     con.unregister("intervals_arrow")
     con.unregister("calendars_arrow")
 
 
-def build_tables(con: duckdb.DuckDBPyConnection, policies: Policies, keep_names: bool) -> None:
-    """events_full -> every analytic table, then `events` (redacted unless `keep_names`)."""
-    con.execute(f"SET VARIABLE keep_names = {'true' if keep_names else 'false'}")
+#: What a table's statements read besides `ok` / `events_full` and the calendars (ready before any task).
+AFTER: dict[str, tuple[str, ...]] = {
+    "clocks": ("clock_events",),
+    "tickets": ("classifications", "status_changes", "messages", "merges", "assignments", "escalations", "clocks"),
+}
+#: Work tables that belong to another table's statements.
+GROUP: dict[str, str] = {"clock_pauses": "clocks"}
+_TARGET = re.compile(r"^\s*(?:CREATE (?:TABLE|VIEW)|ALTER TABLE|UPDATE)\s+(\w+)")
+_CREATE = re.compile(r"^\s*CREATE TABLE (\w+) AS\s+(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of the build or the write: `run` gets a cursor of its own, and starts once every task
+    named in `after` has finished."""
+    name: str
+    after: tuple[str, ...]
+    run: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def run_tasks(con: duckdb.DuckDBPyConnection, tasks: Sequence[Task], setup: Callable[[duckdb.DuckDBPyConnection], None],
+              workers: int = 2) -> dict[str, float]:
+    """Run `tasks` on `workers` threads, each with its own cursor (a connection to the same database), the
+    earliest ready task in list order first; returns when each finished (perf_counter).
+
+    Why by hand: DuckDB parallelises one statement by row groups of 122,880 rows, so a statement on a
+    table of a few thousand (or tens of thousands of) rows runs on one core; the build's statements are
+    many and mostly independent, so running them side by side is what uses the machine's cores. A
+    statement releases the GIL while it runs."""
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def call(task: Task) -> float:
+        cur = getattr(local, "cursor", None)
+        if cur is None:
+            cur = con.cursor()
+            setup(cur)
+            local.cursor = cur
+            with lock:
+                cursors.append(cur)
+        task.run(cur)
+        return time.perf_counter()
+
+    finished: dict[str, float] = {}
+    pending = list(tasks)
+    running: dict[Future[float], Task] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="guardia-replay-build") as pool:
+            while pending or running:
+                for task in list(pending):
+                    if len(running) < workers and all(d in finished for d in task.after):
+                        running[pool.submit(call, task)] = task
+                        pending.remove(task)
+                if not running:
+                    raise RuntimeError(f"replay tasks wait on each other: {[t.name for t in pending]}")
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    try:
+                        finished[task.name] = future.result()
+                    except BaseException:
+                        pending.clear()  # let what runs finish (the pool waits), start nothing new
+                        raise
+    finally:
+        for cur in cursors:
+            cur.close()
+    return finished
+
+
+def _sql_task(name: str, statements: list[str]) -> Task:
+    def run(cur: duckdb.DuckDBPyConnection) -> None:
+        for sql in statements:
+            cur.execute(sql)
+    return Task(name, AFTER.get(name, ()), run)
+
+
+def build_steps(keep_names: bool) -> list[Task]:
+    """One task per analytic table (its statements in order). A table of
+    TABLES is created already in its output order, so writing it needs no second sort: DuckDB keeps
+    insertion order when it scans a table (preserve_insertion_order, on by default)."""
+    groups: dict[str, list[str]] = {}
+    for sql in DERIVED_SQL[1:]:  # [0] is the `ok` view, made before the tasks
+        target = _TARGET.match(sql)
+        assert target is not None, sql
+        name = GROUP.get(target.group(1), target.group(1))
+        create = _CREATE.match(sql)
+        if create and create.group(1) in TABLES:
+            table, body = create.groups()
+            sql = f"CREATE TABLE {table} AS SELECT * FROM ({body}) ORDER BY {TABLES[table]}"
+        groups.setdefault(name, []).append(sql)
+    columns = f"""seq, stored_at, subject, event_id, event_type, schema_version, occurred_at, tenant, ticket_id,
+        correlation_id, causation_id, producer, {'data' if keep_names else 'redacted_data'} AS data, decode_error,
+        CASE WHEN data IS NULL THEN raw_text END AS raw_text"""
+
+    def events(cur: duckdb.DuckDBPyConnection) -> None:
+        """`events` is a view of `events_full` (redacted as it landed): nothing left to copy after the read.
+        Batches land in stream order, so the view is already in `seq` order; checked (one narrow sort),
+        and sorted into a table if it ever is not."""
+        row = cur.execute("""SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY rowid) AS prev FROM events_full)
+                             WHERE seq IS NULL OR seq <= prev""").fetchone()
+        if row is not None and row[0] == 0:
+            cur.execute(f"CREATE VIEW events AS SELECT {columns} FROM events_full")
+        else:
+            cur.execute(f"CREATE TABLE events AS SELECT {columns} FROM events_full ORDER BY {TABLES['events']}")
+
+    # the longest chain first (clock_events -> clocks -> tickets), then the biggest table
+    first = ["clock_events", "clocks", "tickets"]
+    return ([_sql_task(name, groups.pop(name)) for name in first] + [Task("events", (), events)]
+            + [_sql_task(name, sql) for name, sql in groups.items()])
+
+
+def prepare_build(con: duckdb.DuckDBPyConnection, policies: Policies,
+                  keep_names: bool) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """What every build task reads and is not a table of its own: the `ok` view, the calendars (from the
+    policies, in Python). Returns the setup of a task's cursor: UTC, the replay's variables, the macro
+    (settings, variables and temporary macros belong to one connection)."""
     span = con.execute("SELECT min(occurred_at), max(occurred_at) FROM events_full WHERE decode_error IS NULL"
                        ).fetchone()
     lo, hi = (span or (None, None))
     end = hi if isinstance(hi, datetime) else datetime(1970, 1, 1, tzinfo=UTC)
-    con.execute("SET VARIABLE replay_end = ?::TIMESTAMPTZ", [end])
     tenants = [r[0] for r in con.execute("SELECT DISTINCT tenant FROM events_full WHERE decode_error IS NULL"
                                          ).fetchall()]
     first = (lo.date() if isinstance(lo, datetime) else end.date()) - timedelta(days=2)
     build_calendars(con, policies, tenants, first, end.date() + timedelta(days=60))
-    install_macros(con)
-    for sql in DERIVED_SQL:
-        con.execute(sql)
-    patches = [] if keep_names else [f"WHEN '{t}' THEN json_merge_patch(data, '{json.dumps(p)}')"
-                                     for t, p in REDACT.items()]
-    data = ("data" if keep_names else
-            f"CASE WHEN data IS NULL THEN NULL ELSE CASE event_type {' '.join(patches)} "
-            f"ELSE json_merge_patch(data, '{json.dumps(REDACT_UNKNOWN)}') END END")
-    con.execute(f"""CREATE TABLE events AS SELECT seq, stored_at, subject, event_id, event_type, schema_version,
-        occurred_at, tenant, ticket_id, correlation_id, causation_id, producer, {data} AS data, decode_error,
-        CASE WHEN data IS NULL THEN raw_text END AS raw_text
-        FROM events_full""")
+    con.execute(DERIVED_SQL[0])
+
+    def setup(cur: duckdb.DuckDBPyConnection) -> None:
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(f"SET VARIABLE keep_names = {'true' if keep_names else 'false'}")
+        cur.execute("SET VARIABLE replay_end = ?::TIMESTAMPTZ", [end])
+        install_macros(cur)
+
+    setup(con)
+    return setup
