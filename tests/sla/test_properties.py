@@ -83,6 +83,10 @@ def _business(record: dict[str, Any], lines: list[dict[str, Any]]) -> bool:
                     and datetime.fromisoformat(x["at"]) == at]
     if len(same_instant) > 1:
         return False  # several classifications at one instant: which one produced the record is ambiguous here
+    if same_instant and record["event"] == "resumed":
+        # resumed by a status change at the instant of a reclassification: whichever came first in the
+        # timeline decides which clock the resumption restarts (hypothesis found a calendar one here)
+        return False
     last = None
     for line in lines:
         if line["ticket_id"] == record["ticket_id"] and line["type"] == "classified" and \
