@@ -50,7 +50,6 @@ from shared.schemas import (
     NotificationUndeliverable,
     SchemaError,
     SlaStarted,
-    StatusChanged,
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
@@ -214,13 +213,8 @@ def build(settings: Settings, policies: Policies, outbox: Outbox | None = None,
 
     @rt.handles("ticket.status_changed")
     async def on_status_changed(event: Event, ctx: Context) -> list[Event]:
-        change = event.payload
-        assert isinstance(change, StatusChanged)
-        view, rev = await opened_view(ctx, event)
-        notes = rules[event.tenant].on_status_changed(event, view)
-        ctx.staged.put(ctx.kv("notify_tickets"), str(event.ticket_id),
-                       view.model_copy(update={"status": change.status.value}).model_dump(mode="json"), rev)
-        return await requests(ctx, event, notes)
+        view, _ = await opened_view(ctx, event)
+        return await requests(ctx, event, rules[event.tenant].on_status_changed(event, view))
 
     @rt.handles("ticket.message_added")
     async def on_message_added(event: Event, ctx: Context) -> list[Event]:

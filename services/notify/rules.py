@@ -68,7 +68,6 @@ class TicketView(BaseModel):
     last_inbound_at: str | None = None  # the customer's last message: WhatsApp's 24 h window runs from it
     opened_at: str | None = None
     request: str = ""  # the opening message, cut to EXCERPT: what the resolution summary recalls
-    status: str = "nuevo"
     involved: list[str] = []  # every level or area that held the ticket, in order: the summary goes to them
 
 

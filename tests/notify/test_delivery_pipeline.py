@@ -22,19 +22,25 @@ from tests.e2e.helpers import contact, eventually
 from .fakes import FakeSmtp, FakeStaffWebhook, FakeTwilio, FakeWhatsApp, ScriptedResponse
 
 
+def with_accounts(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server: FakeSmtp, **extra: Any) -> Settings:
+    """Settings whose WhatsApp and e-mail accounts are the local provider servers (plus `extra`)."""
+    return settings.model_copy(update={
+        "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
+        "whatsapp_api_base_url": whatsapp_api.base_url, "smtp_url": smtp_server.url,
+        "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>", **extra})
+
+
 @pytest.fixture
 async def delivering(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server: FakeSmtp,
                      twilio_api: FakeTwilio, staff_webhook: FakeStaffWebhook) -> AsyncIterator[Running]:
     """guardia with WhatsApp, SMS and e-mail accounts pointing at the local provider servers."""
-    configured = settings.model_copy(update={
-        "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
-        "whatsapp_api_base_url": whatsapp_api.base_url, "smtp_url": smtp_server.url,
-        "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>",
-        "twilio_account_sid": twilio_api.account_sid, "twilio_auth_token": twilio_api.auth_token,
-        "twilio_from": twilio_api.from_number, "twilio_api_base_url": twilio_api.url,
-        "staff_webhook_url": staff_webhook.hook_url, "notify_retry_rounds": (1.0, 1.0, 1.0),
-        "public_base_url": f"http://127.0.0.1:{settings.http_port}",  # where providers call back
-    })
+    configured = with_accounts(
+        settings, whatsapp_api, smtp_server,
+        twilio_account_sid=twilio_api.account_sid, twilio_auth_token=twilio_api.auth_token,
+        twilio_from=twilio_api.from_number, twilio_api_base_url=twilio_api.url,
+        staff_webhook_url=staff_webhook.hook_url, notify_retry_rounds=(1.0, 1.0, 1.0),
+        public_base_url=f"http://127.0.0.1:{settings.http_port}",  # where providers call back
+    )
     async with running(SERVICES, configured) as state:
         yield state
 

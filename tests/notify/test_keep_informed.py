@@ -23,6 +23,7 @@ from tests.api import api_client
 from tests.e2e.helpers import contact, events, eventually
 
 from .fakes import FakeSmtp, FakeWhatsApp
+from .test_delivery_pipeline import with_accounts
 
 NAVEGASOFT: dict[str, Any] = yaml.safe_load((BUILTIN_DIR / "navegasoft.yaml").read_text(encoding="utf-8"))
 
@@ -41,13 +42,6 @@ def policy_folder(tmp_path: Path, tenant: str, change: Callable[[dict[str, Any]]
         for name, text in templates.items():
             (folder / tenant / "templates" / name).write_text(text, encoding="utf-8")
     return folder
-
-
-def with_accounts(settings: Settings, whatsapp_api: FakeWhatsApp, smtp_server: FakeSmtp, **extra: Any) -> Settings:
-    return settings.model_copy(update={
-        "whatsapp_access_token": whatsapp_api.token, "whatsapp_phone_number_id": whatsapp_api.phone_number_id,
-        "whatsapp_api_base_url": whatsapp_api.base_url, "smtp_url": smtp_server.url,
-        "mail_from": "Soporte Navegasoft <soporte@navegasoft.example>", **extra})
 
 
 async def status(http: httpx.AsyncClient, ticket: str, to: str, reason: str) -> None:
