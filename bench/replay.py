@@ -36,6 +36,7 @@ from guardia.bus.topology import EVENTS
 from guardia.embedded import nats_server_binary
 from tests.analytics.scenario import week_log
 
+EVENT_ID_RE = re.compile(rb'"event_id": "([0-9a-f-]{36})"')
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -73,7 +74,10 @@ async def publish(url: str, items: list[tuple[str, bytes]]) -> float:
     await js.add_stream(StreamConfig(name=EVENTS, subjects=["ev.>"]))
     t0 = time.perf_counter()
     for i, (subject, data) in enumerate(items):
-        await nc.publish(subject, data)
+        # as guardia's runtime stores every event (runtime.publish): with its id as Nats-Msg-Id, so the
+        # consumers read the same HMSG frames, headers and all, that a real GUARDIA_EVENTS delivers
+        event_id = EVENT_ID_RE.search(data)
+        await nc.publish(subject, data, headers={"Nats-Msg-Id": event_id.group(1).decode() if event_id else str(i)})
         if i % 5000 == 4999:
             await nc.flush()
     await nc.flush()

@@ -15,6 +15,8 @@ required fields. `--validate` adds the exact pydantic validation on top (slower)
 
 from __future__ import annotations
 
+from array import array
+from itertools import accumulate
 from typing import Any
 
 import duckdb
@@ -48,7 +50,7 @@ def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], repli
         "seq": pa.array(seqs, pa.int64()) if seqs is not None else pa.nulls(len(raws), pa.int64()),
         "subject": pa.array(subjects, pa.string()),
         "reply": pa.array(replies, pa.string()),
-        "raw": pa.array(raws, pa.binary()),
+        "raw": binary_array(raws),
     })
     con.register("batch_view", batch)
     try:
@@ -56,6 +58,17 @@ def land_batch(con: duckdb.DuckDBPyConnection, subjects: list[str | None], repli
                                                                     redacted=REDACTED))
     finally:
         con.unregister("batch_view")
+
+
+def binary_array(raws: list[bytes]) -> pa.Array:
+    """The payloads as one Arrow binary array, from one joined buffer and its offsets. Why not
+    `pa.array(raws)`: that walks the list holding the GIL, which the NATS reader on the event loop needs,
+    and on this kind of machine it took from 0.15 to 3 µs an item (allocator warm-up); the join is a
+    steady 0.15 µs (measured in one script, 12 rounds of 20,000 envelopes)."""
+    offsets = array("q", [0])
+    offsets.extend(accumulate(map(len, raws)))
+    data = b"".join(raws)
+    return pa.Array.from_buffers(pa.large_binary(), len(raws), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def known_types() -> pa.Table:
@@ -90,21 +103,19 @@ WITH p AS (
         subject,
         TRY(decode(raw)) AS txt
     FROM p
-), j AS (
-    -- one JSON parse decides "an object or not": TRY turns the error of malformed text into NULL (the
-    -- same documents json_valid rejects); doc stays VARCHAR, since a cast to JSON would parse it again
-    SELECT *, CASE WHEN TRY(json_type(txt)) = 'OBJECT' THEN txt END AS doc
-    FROM l
 ), f AS (
-    -- one parse for the whole envelope: json_transform gives each field as json_extract_string would (numbers
-    -- and objects as their JSON text, the first of duplicate keys) and `data` as JSON; only a `data` that is
-    -- JSON null (or missing) comes back NULL, so those few are extracted again to keep the 'null'
-    SELECT seq, stored_ns, subject, txt, doc, env,
-        CASE WHEN env['data'] IS NOT NULL THEN env['data'] WHEN doc IS NOT NULL THEN json_extract(doc, '$.data') END
+    -- one parse for the whole envelope, and it also decides "a JSON object or not": TRY turns the error of
+    -- malformed text into NULL (the documents json_valid rejects), and a document that does not open with
+    -- '{{' is valid JSON but no object. json_transform gives each field as json_extract_string would
+    -- (numbers and objects as their JSON text, the first of duplicate keys) and `data` as JSON; only a
+    -- `data` that is JSON null (or missing) comes back NULL, so those few are extracted again to keep the 'null'
+    SELECT seq, stored_ns, subject, txt, env,
+        CASE WHEN env['data'] IS NOT NULL THEN env['data'] WHEN env IS NOT NULL THEN json_extract(txt, '$.data') END
             AS data
-    FROM (SELECT *, json_transform(doc, '{{"event_id": "VARCHAR", "event_type": "VARCHAR", "schema_version": "VARCHAR",
+    FROM (SELECT *, CASE WHEN starts_with(ltrim(txt, E' \\t\\n\\r'), '{{') THEN TRY(json_transform(txt,
+              '{{"event_id": "VARCHAR", "event_type": "VARCHAR", "schema_version": "VARCHAR",
               "occurred_at": "VARCHAR", "tenant": "VARCHAR", "ticket_id": "VARCHAR", "correlation_id": "VARCHAR",
-              "causation_id": "VARCHAR", "producer": "VARCHAR", "data": "JSON"}}') AS env FROM j)
+              "causation_id": "VARCHAR", "producer": "VARCHAR", "data": "JSON"}}')) END AS env FROM l)
 ), c AS (
     SELECT f.*,
         TRY_CAST(env['event_id'] AS UUID) AS event_id, env['event_type'] AS event_type,
@@ -127,7 +138,7 @@ SELECT
     causation_id, producer, data,
     CASE
         WHEN txt IS NULL THEN 'malformed_json: not UTF-8'
-        WHEN doc IS NULL THEN 'malformed_json: not a JSON object'
+        WHEN env IS NULL THEN 'malformed_json: not a JSON object'
         WHEN event_id IS NULL THEN 'schema_violation: envelope: event_id: missing or not a UUID'
         WHEN event_type IS NULL OR NOT regexp_full_match(event_type, '[a-z_]+\\.[a-z_]+')
             THEN 'schema_violation: envelope: event_type: missing or malformed'
