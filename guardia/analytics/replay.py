@@ -36,7 +36,8 @@ from guardia.analytics.tables import TABLES, Task, build_steps, install_macros, 
 from guardia.policy import Policies
 
 BATCH = 20_000
-#: Batches in the last BATCH messages of a read whose length is known.
+#: The last TAIL messages of a read whose length is known land in batches of TAIL_BATCH.
+TAIL = BATCH
 TAIL_BATCH = 2_500
 #: Threads that build and write tables side by side (each statement may use DuckDB's own threads too).
 WORKERS = max(3, min(4, os.cpu_count() or 2))
@@ -143,8 +144,9 @@ async def land_nats(con: duckdb.DuckDBPyConnection, url: str, stream: str, subje
             replies.append(msg.reply)
             raws.append(msg.data)
             count += 1
-            # the last batch is parsed after the read ends, on one core: near the end, land in smaller ones
-            if len(raws) >= BATCH or (total is not None and total - count < BATCH and len(raws) >= TAIL_BATCH):
+            # what is still to land when the last message arrives waits on one core: in the last stretch of
+            # a read of known length, land in small batches, so that little is left behind the last message
+            if len(raws) >= BATCH or (total is not None and total - count < TAIL and len(raws) >= TAIL_BATCH):
                 flush()
                 last_seen = time.monotonic()
                 if progress:

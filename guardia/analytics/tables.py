@@ -229,6 +229,13 @@ DERIVED_SQL: list[str] = [
     FROM n WHERE nid IS NOT NULL GROUP BY tenant, nid""",
     # --- clocks: one row per (ticket, clock); outcome from its last cycle (a cancelled clock that is
     # started again, e.g. a merge undone, is the same clock counted once) -----------------------------
+    """CREATE TABLE clock_pauses AS
+    SELECT tenant, ticket_id, clock, "at" AS paused_at,
+        coalesce(next_at, getvariable('replay_end')) AS resumed_at
+    FROM (SELECT *, lead("at") OVER (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq) AS next_at
+          FROM clock_events WHERE event_type LIKE 'sla.%' AND event_type <> 'sla.exempted')
+    WHERE event_type = 'sla.paused'""",
+    # every column in one statement (an ALTER and an UPDATE per derived column cost a pass each)
     """CREATE TABLE clocks AS
     WITH e AS (  -- rn: the event's place in its clock by (at, seq), one integer for arg_max (a struct key is slow)
         SELECT *, sum(CASE WHEN event_type = 'sla.started' THEN 1 ELSE 0 END) OVER w AS cycle, row_number() OVER w AS rn
@@ -236,54 +243,43 @@ DERIVED_SQL: list[str] = [
         WINDOW w AS (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq ROWS UNBOUNDED PRECEDING)
     ), last AS (
         SELECT *, max(cycle) OVER (PARTITION BY tenant, ticket_id, clock) AS last_cycle FROM e
+    ), a AS (
+        SELECT l.tenant, l.ticket_id, l.clock,
+            arg_max(l.policy_version, l.rn) AS policy_version,
+            arg_max(l.target_amount, l.rn) FILTER (WHERE l.target_amount IS NOT NULL) AS target_amount,
+            arg_max(l.target_unit, l.rn) FILTER (WHERE l.target_unit IS NOT NULL) AS target_unit,
+            arg_max(l.ticket_type, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS ticket_type,
+            arg_max(l.priority, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS priority,
+            min(coalesce(l.started_at, l.at)) FILTER (WHERE l.event_type = 'sla.started') AS started_at,
+            arg_min(l.deadline, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS first_deadline,
+            arg_max(l.deadline, l.rn) FILTER (WHERE l.deadline IS NOT NULL) AS last_deadline,
+            min(l.at) FILTER (WHERE l.event_type = 'sla.breached' AND l.cycle = l.last_cycle) AS breached_at,
+            min(l.at) FILTER (WHERE l.event_type = 'sla.met' AND l.cycle = l.last_cycle) AS met_at,
+            min(l.at) FILTER (WHERE l.event_type = 'sla.cancelled' AND l.cycle = l.last_cycle) AS cancelled_at,
+            arg_max(l.event_type, l.rn) AS last_event,
+            list(l.fraction ORDER BY l.rn) FILTER (WHERE l.event_type = 'sla.warning' AND l.cycle = l.last_cycle)
+                AS warnings_raw,
+            count(*) FILTER (WHERE l.event_type = 'sla.retargeted') AS retargets,
+            CAST(max(l.cycle) AS INTEGER) AS cycles,
+            any_value(l.overdue_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_seconds,
+            any_value(l.overdue_business_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_business_seconds
+        FROM last l GROUP BY l.tenant, l.ticket_id, l.clock
+    ), p AS (
+        SELECT tenant, ticket_id, clock, sum(epoch(resumed_at) - epoch(paused_at)) AS s,
+            sum(business_seconds(tenant, paused_at, resumed_at)) AS b
+        FROM clock_pauses GROUP BY ALL
     )
-    SELECT l.tenant, l.ticket_id, l.clock,
-        arg_max(l.policy_version, l.rn) AS policy_version,
-        arg_max(l.target_amount, l.rn) FILTER (WHERE l.target_amount IS NOT NULL) AS target_amount,
-        arg_max(l.target_unit, l.rn) FILTER (WHERE l.target_unit IS NOT NULL) AS target_unit,
-        arg_max(l.ticket_type, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS ticket_type,
-        arg_max(l.priority, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS priority,
-        min(coalesce(l.started_at, l.at)) FILTER (WHERE l.event_type = 'sla.started') AS started_at,
-        arg_min(l.deadline, l.rn) FILTER (WHERE l.event_type = 'sla.started') AS first_deadline,
-        arg_max(l.deadline, l.rn) FILTER (WHERE l.deadline IS NOT NULL) AS last_deadline,
-        min(l.at) FILTER (WHERE l.event_type = 'sla.breached' AND l.cycle = l.last_cycle) AS breached_at,
-        min(l.at) FILTER (WHERE l.event_type = 'sla.met' AND l.cycle = l.last_cycle) AS met_at,
-        min(l.at) FILTER (WHERE l.event_type = 'sla.cancelled' AND l.cycle = l.last_cycle) AS cancelled_at,
-        arg_max(l.event_type, l.rn) AS last_event,
-        list(l.fraction ORDER BY l.rn) FILTER (WHERE l.event_type = 'sla.warning' AND l.cycle = l.last_cycle)
-            AS warnings_raw,
-        count(*) FILTER (WHERE l.event_type = 'sla.retargeted') AS retargets,
-        CAST(max(l.cycle) AS INTEGER) AS cycles,
-        any_value(l.overdue_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_seconds,
-        any_value(l.overdue_business_seconds) FILTER (WHERE l.event_type = 'sla.met') AS overdue_business_seconds
-    FROM last l GROUP BY l.tenant, l.ticket_id, l.clock""",
-    """CREATE TABLE clock_pauses AS
-    SELECT tenant, ticket_id, clock, "at" AS paused_at,
-        coalesce(next_at, getvariable('replay_end')) AS resumed_at
-    FROM (SELECT *, lead("at") OVER (PARTITION BY tenant, ticket_id, clock ORDER BY "at", seq) AS next_at
-          FROM clock_events WHERE event_type LIKE 'sla.%' AND event_type <> 'sla.exempted')
-    WHERE event_type = 'sla.paused'""",
-    """ALTER TABLE clocks ADD COLUMN warnings DOUBLE[]""",
-    """UPDATE clocks SET warnings = coalesce(warnings_raw, []::DOUBLE[])""",
-    """ALTER TABLE clocks DROP COLUMN warnings_raw""",
-    """ALTER TABLE clocks ADD COLUMN outcome VARCHAR""",
-    """ALTER TABLE clocks ADD COLUMN terminal_at TIMESTAMPTZ""",
-    """ALTER TABLE clocks ADD COLUMN paused_seconds DOUBLE""",
-    """ALTER TABLE clocks ADD COLUMN paused_business_seconds DOUBLE""",
-    """UPDATE clocks SET
-        outcome = CASE WHEN breached_at IS NOT NULL THEN 'breached' WHEN met_at IS NOT NULL THEN 'met'
-                       WHEN cancelled_at IS NOT NULL THEN 'cancelled'
-                       WHEN last_event = 'sla.paused' THEN 'paused' ELSE 'running' END,
-        terminal_at = CASE WHEN breached_at IS NOT NULL THEN breached_at WHEN met_at IS NOT NULL THEN met_at
-                           ELSE cancelled_at END""",
-    """UPDATE clocks SET paused_seconds = p.s, paused_business_seconds = p.b
-    FROM (SELECT tenant, ticket_id, clock, sum(epoch(resumed_at) - epoch(paused_at)) AS s,
-                 sum(business_seconds(tenant, paused_at, resumed_at)) AS b
-          FROM clock_pauses GROUP BY ALL) p
-    WHERE p.tenant = clocks.tenant AND p.ticket_id = clocks.ticket_id AND p.clock = clocks.clock""",
-    """UPDATE clocks SET paused_seconds = 0, paused_business_seconds = 0 WHERE paused_seconds IS NULL""",
-    # --- tickets: one row per ticket, as of the replay's end ---------------------------------------
-    f"""CREATE TABLE tickets AS
+    SELECT a.* EXCLUDE (warnings_raw), coalesce(a.warnings_raw, []::DOUBLE[]) AS warnings,
+        CASE WHEN a.breached_at IS NOT NULL THEN 'breached' WHEN a.met_at IS NOT NULL THEN 'met'
+             WHEN a.cancelled_at IS NOT NULL THEN 'cancelled'
+             WHEN a.last_event = 'sla.paused' THEN 'paused' ELSE 'running' END AS outcome,
+        CASE WHEN a.breached_at IS NOT NULL THEN a.breached_at WHEN a.met_at IS NOT NULL THEN a.met_at
+             ELSE a.cancelled_at END AS terminal_at,
+        coalesce(p.s, 0) AS paused_seconds, coalesce(p.b, 0) AS paused_business_seconds
+    FROM a LEFT JOIN p USING (tenant, ticket_id, clock)""",
+    # --- tickets: one row per ticket, as of the replay's end. All but the SLA columns first, in a work
+    # table that does not wait for the clocks (the build's longest chain is clock_events -> clocks) ---
+    f"""CREATE TABLE tickets_base AS
     WITH o AS (
         SELECT * FROM ok WHERE event_type = 'ticket.opened'
         QUALIFY row_number() OVER (PARTITION BY tenant, ticket_id ORDER BY {_ORD}) = 1
@@ -332,7 +328,7 @@ DERIVED_SQL: list[str] = [
         SELECT tenant, ticket_id, arg_max(data->>'reason', ({_ORD})) AS reason,
             arg_max(data->>'policy_version', ({_ORD})) AS policy_version
         FROM ok WHERE event_type = 'sla.exempted' GROUP BY ALL
-    ), ck AS (SELECT * FROM clocks WHERE clock = 'resolution')
+    )
     SELECT o.tenant, o.ticket_id, o.data->>'ticket_number' AS ticket_number, o.data->>'channel' AS channel,
         o.occurred_at AS opened_at, o.seq AS opened_seq, o.stored_at AS opened_stored_at,
         CAST(timezone(coalesce(tz.timezone, 'UTC'), o.occurred_at) AS DATE) AS opened_local_date,
@@ -353,20 +349,27 @@ DERIVED_SQL: list[str] = [
         coalesce(sp.s, 0) AS paused_seconds,
         mg.merged_into, mg.merged_at, coalesce(mg.merges_undone, 0) AS merges_undone,
         asg.assigned_level, coalesce(esc.escalations, 0) AS escalations, esc.max_level,
-        CASE WHEN ck.outcome IS NOT NULL THEN ck.outcome WHEN ex.reason IS NOT NULL THEN 'exempt' END AS sla_outcome,
-        CASE WHEN ck.outcome IS NULL THEN ex.reason END AS sla_exempt_reason,
-        ck.target_amount AS sla_target_amount, ck.target_unit AS sla_target_unit, ck.last_deadline AS sla_deadline,
-        ck.breached_at AS sla_breached_at, coalesce(len(ck.warnings), 0) AS warnings_fired,
+        ex.reason AS exempt_reason, ex.policy_version AS exempt_policy_version,
         epoch(st.resolved_at) - epoch(o.occurred_at) AS resolution_seconds,
-        business_seconds(o.tenant, o.occurred_at, st.resolved_at) AS resolution_business_seconds,
-        coalesce(ck.policy_version, ex.policy_version) AS policy_version
+        business_seconds(o.tenant, o.occurred_at, st.resolved_at) AS resolution_business_seconds
     FROM o
     LEFT JOIN cust c USING (tenant, ticket_id)
     LEFT JOIN tenant_calendars tz USING (tenant)
     LEFT JOIN cl USING (tenant, ticket_id) LEFT JOIN st USING (tenant, ticket_id) LEFT JOIN sp USING (tenant, ticket_id)
     LEFT JOIN msg USING (tenant, ticket_id) LEFT JOIN mg USING (tenant, ticket_id)
     LEFT JOIN asg USING (tenant, ticket_id) LEFT JOIN esc USING (tenant, ticket_id)
-    LEFT JOIN ex USING (tenant, ticket_id) LEFT JOIN ck USING (tenant, ticket_id)""",
+    LEFT JOIN ex USING (tenant, ticket_id)""",
+    """CREATE TABLE tickets AS
+    SELECT b.* EXCLUDE (exempt_reason, exempt_policy_version, resolution_seconds, resolution_business_seconds),
+        CASE WHEN ck.outcome IS NOT NULL THEN ck.outcome WHEN b.exempt_reason IS NOT NULL THEN 'exempt' END
+            AS sla_outcome,
+        CASE WHEN ck.outcome IS NULL THEN b.exempt_reason END AS sla_exempt_reason,
+        ck.target_amount AS sla_target_amount, ck.target_unit AS sla_target_unit, ck.last_deadline AS sla_deadline,
+        ck.breached_at AS sla_breached_at, coalesce(len(ck.warnings), 0) AS warnings_fired,
+        b.resolution_seconds, b.resolution_business_seconds,
+        coalesce(ck.policy_version, b.exempt_policy_version) AS policy_version
+    FROM tickets_base b
+    LEFT JOIN (SELECT * FROM clocks WHERE clock = 'resolution') ck USING (tenant, ticket_id)""",
 ]
 
 
@@ -421,7 +424,8 @@ def build_calendars(con: duckdb.DuckDBPyConnection, policies: Policies, tenants:
 #: What a table's statements read besides `ok` / `events_full` and the calendars (ready before any task).
 AFTER: dict[str, tuple[str, ...]] = {
     "clocks": ("clock_events",),
-    "tickets": ("classifications", "status_changes", "messages", "merges", "assignments", "escalations", "clocks"),
+    "tickets_base": ("classifications", "status_changes", "messages", "merges", "assignments", "escalations"),
+    "tickets": ("tickets_base", "clocks"),
 }
 #: Work tables that belong to another table's statements.
 GROUP: dict[str, str] = {"clock_pauses": "clocks"}
@@ -525,8 +529,8 @@ def build_steps(keep_names: bool) -> list[Task]:
         else:
             cur.execute(f"CREATE TABLE events AS SELECT {columns} FROM events_full ORDER BY {TABLES['events']}")
 
-    # the longest chain first (clock_events -> clocks -> tickets), then the biggest table
-    first = ["clock_events", "clocks", "tickets"]
+    # the longest chain first (clock_events -> clocks -> tickets), what tickets_base waits on, then the biggest table
+    first = ["clock_events", "clocks", "tickets", "status_changes", "classifications", "tickets_base"]
     return ([_sql_task(name, groups.pop(name)) for name in first] + [Task("events", (), events)]
             + [_sql_task(name, sql) for name, sql in groups.items()])
 
