@@ -40,10 +40,12 @@ EVENT_ID_RE = re.compile(rb'"event_id": "([0-9a-f-]{36})"')
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def envelopes(n: int) -> list[tuple[str, bytes]]:
-    """N (subject, bytes): the test week's lines, every id renewed per cycle."""
+def envelopes(n: int, source: Path | None = None) -> list[tuple[str, bytes]]:
+    """N (subject, bytes): the lines of `source` (a `guardia events --json` dump) or of the analytics test
+    week, every id renewed per cycle."""
     with tempfile.TemporaryDirectory() as tmp:
-        lines = week_log(Path(tmp) / "week.jsonl").read_text(encoding="utf-8").splitlines()
+        path = source or week_log(Path(tmp) / "week.jsonl")
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     templates = []
     for line in lines:
         m = re.search(r'"event_type": "([a-z_]+\.[a-z_]+)"', line)
@@ -110,7 +112,7 @@ async def raw_read(url: str, n: int) -> float:
     return n / elapsed
 
 
-def main(n: int) -> None:
+def main(n: int, source: Path | None) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -120,7 +122,7 @@ def main(n: int) -> None:
     url = f"nats://127.0.0.1:{port}"
     try:
         time.sleep(1.0)
-        items = envelopes(n)
+        items = envelopes(n, source)
         size = sum(len(d) for _, d in items)
         print(f"{n:,} envelopes, {size / n:.0f} B each on average")
         print(f"publish: {asyncio.run(publish(url, items)):,.0f} msg/s")
@@ -149,4 +151,7 @@ def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
-    main(parser.parse_args().events)
+    parser.add_argument("--input", type=Path, default=None,
+                        help="cycle this `guardia events --json` dump instead of the analytics test week")
+    args = parser.parse_args()
+    main(args.events, args.input)
