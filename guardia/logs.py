@@ -17,7 +17,7 @@ from typing import TextIO
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
-from guardia.pii import is_sensitive, mask_value, masked
+from guardia.pii import is_sensitive, is_version, mask_value, masked
 
 #: The root handler `configure` installs; replaced, never stacked, when `configure` runs again.
 _HANDLER_NAME = "guardia"
@@ -26,7 +26,8 @@ _HANDLER_NAME = "guardia"
 def mask_personal_data(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: sensitive keys masked whole, every other value scanned for personal data.
     Keys starting with `_` are structlog's own bookkeeping (the stdlib record), not output."""
-    return {key: value if key.startswith("_") else masked(value) if is_sensitive(key) else mask_value(value)
+    return {key: value if key.startswith("_") or is_version(key, value)
+            else masked(value) if is_sensitive(key) else mask_value(value)
             for key, value in event_dict.items()}
 
 

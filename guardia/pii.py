@@ -34,6 +34,10 @@ SENSITIVE_KEYS = frozenset({
 })
 #: ...and keys that end like one of these (`customer_email`, `reply_text`, `raw_body`).
 SENSITIVE_SUFFIXES = ("_email", "_phone", "_text", "_body", "_name", "_tax_id")
+#: Keys whose string value is a version that guardia or a tenant's policy file sets, never a customer's
+#: data, and that the phone pattern would take for a number ("001-2026.11" has nine digits): left as is,
+#: since which policy a service applied is what an operator reads the line for.
+VERSION_KEYS = frozenset({"version", "policy_version", "schema_version", "guardia_version"})
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _CURP = re.compile(r"(?<![A-Za-z0-9])[A-Z]{4}\d{6}[HMX][A-Z]{5}[A-Z0-9]\d(?![A-Za-z0-9])", re.IGNORECASE)
@@ -81,6 +85,10 @@ def mask_text(text: str) -> str:
     return text
 
 
+def is_version(key: str, value: object) -> bool:
+    return key.lower() in VERSION_KEYS and isinstance(value, str | int)
+
+
 def is_sensitive(key: str) -> bool:
     lowered = key.lower()
     return lowered in SENSITIVE_KEYS or lowered.endswith(SENSITIVE_SUFFIXES)
@@ -102,7 +110,8 @@ def mask_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, Mapping):
-        return {k: masked(v) if isinstance(k, str) and is_sensitive(k) else mask_value(v, depth + 1)
+        return {k: v if isinstance(k, str) and is_version(k, v)
+                else masked(v) if isinstance(k, str) and is_sensitive(k) else mask_value(v, depth + 1)
                 for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [mask_value(v, depth + 1) for v in value]

@@ -122,6 +122,17 @@ def test_personal_data_patterns_are_masked(text: str, expected: str) -> None:
     assert mask_text(text) == expected
 
 
+def test_a_policy_version_is_logged_as_it_is_and_a_phone_beside_it_is_not(log_stream: io.StringIO,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUARDIA_LOG_PII", raising=False)
+    configure("json", "INFO", show_pii=Settings().log_pii, stream=log_stream)
+    structlog.get_logger("guardia.test").info("policy_applied", version="001-2026.11", service="triage",
+                                              detail={"policy_version": "002-2026.11", "note": f"tel {PHONE}"})
+    line = json.loads(log_stream.getvalue().splitlines()[-1])
+    assert line["version"] == "001-2026.11" and line["detail"]["policy_version"] == "002-2026.11"
+    assert line["detail"]["note"] == "tel [phone]" and PHONE not in log_stream.getvalue()
+
+
 @pytest.mark.parametrize("text", [
     "0193a6c2-1234-7abc-8def-123456789abc",
     "2026-11-23T09:15:00.123456+00:00",
