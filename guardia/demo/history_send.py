@@ -209,7 +209,9 @@ async def send_history(base_url: str, nats_url: str, history: History, token: st
             await settle(watch)
     finally:
         await nc.close()
-    console.print(summary(history, out, watch))
+    table = summary(history, out, watch)
+    # piped, a console is 80 columns wide and would cut every header to three letters; the table needs ~130
+    (console if console.is_terminal else Console(file=console.file, width=max(console.width, 160))).print(table)
     if out.rejected:
         reasons = Counter(f"{kind} {status} {error}" for _, kind, status, error in out.rejected)
         console.print("[red]rechazadas:[/red] " + ", ".join(f"{r} ×{n}" for r, n in reasons.most_common()))
