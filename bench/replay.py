@@ -126,8 +126,8 @@ def main(n: int, source: Path | None) -> None:
         size = sum(len(d) for _, d in items)
         print(f"{n:,} envelopes, {size / n:.0f} B each on average")
         print(f"publish: {asyncio.run(publish(url, items)):,.0f} msg/s")
-        # library start-up out of both timings: nats-py is imported and warm before the raw read, and a
-        # process's first DuckDB connection loads its time zone support (about a second here)
+        # library start-up out of both timings: nats-py is imported before the raw read's clock starts, and
+        # so is DuckDB (a first connection, with its time zone and JSON support) before the replay's
         new_connection().close()
         raw1 = asyncio.run(raw_read(url, n))
         print(f"raw ordered read (callback, count only): {raw1:,.0f} msg/s")
