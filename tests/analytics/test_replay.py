@@ -3,6 +3,7 @@ default, same bytes for the same input, and the same tables from a real nats-ser
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from guardia.analytics.replay import ReplayOptions, replay_file, replay_nats
 from guardia.analytics.tables import REDACT, REDACT_UNKNOWN, TABLES
 from guardia.bus.topology import EVENTS, ensure_streams
 from guardia.cli import app
-from shared.schemas import REGISTRY, Customer, TicketOpened, decode_event
+from shared.schemas import REGISTRY, Customer, DeadLettered, TicketOpened, decode_event
 
 from .builders import Log, tid
 from .scenario import week_log
@@ -107,6 +108,20 @@ def test_a_newer_version_of_a_known_type_loses_every_usual_personal_field(tmp_pa
     error, data = result.connection.execute("SELECT decode_error, data FROM events").fetchone()
     assert error.startswith("unsupported_version"), error
     assert json.loads(data) == {"status": "en_proceso"}
+
+
+def test_a_dead_letter_loses_the_body_it_kept(tmp_path: Path) -> None:
+    raw = b'{"from": "+573001234567", "text": "Laura: no puedo facturar"}'
+    log = Log()
+    log.add(DeadLettered(source="gateway /v1/contacts", reason_code="schema_violation", reason="channel: missing",
+                         subject="ev.navegasoft", headers={"X-Forwarded-For": "10.1.2.3"},
+                         raw_base64=base64.b64encode(raw).decode(), raw_size=len(raw)),
+            datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    data = replay_file(log.write(tmp_path / "events.jsonl"), None).connection.execute(
+        "SELECT data FROM events").fetchone()[0]
+    assert json.loads(data) == {"source": "gateway /v1/contacts", "reason_code": "schema_violation",
+                                "reason": "channel: missing", "subject": "ev.navegasoft", "raw_size": len(raw),
+                                "deliveries": 1, "raw_ref": None}
 
 
 def test_customer_key_is_a_hash_of_the_key_intake_uses(tmp_path: Path) -> None:
