@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from guardia.analytics.reports.common import OUTCOME_ES, UNIT_ES
 from shared.schemas import Target
 
 from .whatif import Outcome, TicketChange, WhatIf
@@ -31,10 +32,8 @@ CHANGE = {
     "warnings_changed": "alertas distintas",
     "unchanged": "sin cambios",
 }
-STATE = {
-    "met": "cumplido", "breached": "incumplido", "running": "en curso", "paused": "en pausa",
-    "cancelled": "cancelado", "exempt": "exento", "none": "sin clasificar",
-}
+#: The clock outcomes as the reports name them, and a ticket the what-if could not classify.
+STATE = {**{k: v for k, v in OUTCOME_ES.items() if k is not None}, "none": "sin clasificar"}
 EXEMPT = {
     "whatsapp_not_official": "exento: WhatsApp no oficial",
     "no_support_deadline": "exento: sin plazo de soporte",
@@ -54,11 +53,10 @@ ATTAINMENT_COLUMNS = {
     "cumplimiento_antes": "Cumplimiento antes", "cumplidos_despues": "Cumplidos después",
     "incumplidos_despues": "Incumplidos después", "cumplimiento_despues": "Cumplimiento después",
 }
-_UNITS = {"calendar_hours": "h", "business_hours": "h hábiles", "business_days": "días hábiles"}
 
 
 def target_label(target: Target | None) -> str:
-    return "" if target is None else f"{target.amount:g} {_UNITS[target.unit]}"
+    return "" if target is None else f"{target.amount:g} {UNIT_ES[target.unit]}"
 
 
 def state_label(outcome: Outcome) -> str:
