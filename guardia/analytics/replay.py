@@ -217,10 +217,14 @@ def prepare(con: duckdb.DuckDBPyConnection, options: ReplayOptions,
     return prepare_build(con, policies, options.keep_names)
 
 
-def load_policies_aside(options: ReplayOptions) -> Future[Policies]:
+def load_policies_aside(options: ReplayOptions, loaded: Policies | None = None) -> Future[Policies]:
     """The policies (for the calendars), loaded on a thread of their own while the events are read: YAML,
     validation and the holiday tables take a tenth of a second that would otherwise sit between the read
-    and the build."""
+    and the build. `loaded`: a caller that has them already (a report) is not made to load them twice."""
+    if loaded is not None:
+        done: Future[Policies] = Future()
+        done.set_result(loaded)
+        return done
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guardia-replay-policies")
     try:
         return pool.submit(Policies.load, options.policies_dir)
@@ -351,26 +355,27 @@ def _finish(con: duckdb.DuckDBPyConnection, out_dir: Path | None, source: dict[s
 
 
 def replay_file(path: Path, out_dir: Path | None, options: ReplayOptions = ReplayOptions(),
-                progress: Progress | None = None, con: duckdb.DuckDBPyConnection | None = None) -> ReplayResult:
+                progress: Progress | None = None, con: duckdb.DuckDBPyConnection | None = None,
+                policies: Policies | None = None) -> ReplayResult:
     """Offline and deterministic: a `guardia events --json` dump. With `out_dir=None` the tables stay
-    in `con` only (reports replay into memory)."""
+    in `con` only (reports replay into memory). `policies`: those of `options.policies_dir`, if loaded."""
     con = con or new_connection()
     t0 = time.perf_counter()
-    policies = load_policies_aside(options)
+    loading = load_policies_aside(options, policies)
     n = land_file(con, path, progress, options.validate, options.keep_names)
-    return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, policies, n, t0, time.perf_counter())
+    return _finish(con, out_dir, {"kind": "file", "name": path.name}, options, loading, n, t0, time.perf_counter())
 
 
 def replay_nats(url: str, out_dir: Path | None, options: ReplayOptions = ReplayOptions(),
                 stream: str = "GUARDIA_EVENTS", progress: Progress | None = None,
-                con: duckdb.DuckDBPyConnection | None = None) -> ReplayResult:
+                con: duckdb.DuckDBPyConnection | None = None, policies: Policies | None = None) -> ReplayResult:
     """GUARDIA_EVENTS (or `stream`) on a nats-server, from `since − lateness` by stored time."""
     con = con or new_connection()
     subject = f"ev.{options.tenant}.>" if options.tenant else "ev.>"
     start = options.since - options.lateness if options.since else None
     t0 = time.perf_counter()
-    policies = load_policies_aside(options)
+    loading = load_policies_aside(options, policies)
     n = asyncio.run(land_nats(con, url, stream, subject, start, progress, keep_raw_text=options.validate,
                                   keep_names=options.keep_names))
-    return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, policies, n, t0,
+    return _finish(con, out_dir, {"kind": "nats", "stream": stream, "subject": subject}, options, loading, n, t0,
                    time.perf_counter())

@@ -131,12 +131,13 @@ def report_command(
         options = ReplayOptions(tenant=tenant, keep_names=keep_names, policies_dir=policies)
         with progress_bar("replay") as progress:
             if input_path is not None:
-                con = replay_file(input_path, None, options, progress).connection
+                con = replay_file(input_path, None, options, progress, policies=all_policies).connection
             else:
                 from guardia.runner import resolve_nats_url
                 from guardia.settings import Settings
 
-                con = replay_nats(url or resolve_nats_url(Settings()), None, options, progress=progress).connection
+                con = replay_nats(url or resolve_nats_url(Settings()), None, options, progress=progress,
+                                  policies=all_policies).connection
     report = build_report(kind, con, policy, tenant, _day(from_day, "--from"), _day(to_day, "--to"), instant)
     text = render(report, fmt)
     if out is None:
